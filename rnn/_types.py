@@ -1,0 +1,9 @@
+"""Type aliases shared by the package."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.floating[Any]]
+"""A real floating-point array."""

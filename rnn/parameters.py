@@ -1,0 +1,242 @@
+r"""Parameters: PyTorch's names and shapes, their initialisation, and the prepared weights.
+
+A model stores its parameters exactly as PyTorch does, so a ``state_dict`` moves across
+unchanged. For layer ``k`` and direction ``d`` (``_reverse`` when ``d = 1``), with
+``G`` gates, ``H = hidden_size``, ``P = proj_size or H`` and ``D`` directions:
+
+| name | shape |
+|---|---|
+| ``weight_ih_l{k}`` | ``(G*H, input_size)`` for ``k = 0``, ``(G*H, D*P)`` above |
+| ``weight_hh_l{k}`` | ``(G*H, P)`` |
+| ``bias_ih_l{k}``, ``bias_hh_l{k}`` | ``(G*H,)`` |
+| ``weight_hr_l{k}`` | ``(P, H)`` (LSTM with ``proj_size > 0``) |
+
+The cells (`rnn.RNNCell` and friends) use the same names without the ``_l0`` suffix.
+The recurrence runs on `LayerWeights`, a form prepared from these arrays once (transposed,
+contiguous, biases folded) and rebuilt only when the parameters change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn._types import Array
+from rnn.cells import Cell, DirectionWeights, HiddenGrads
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The configuration that fixes a model's parameter names and shapes.
+
+    Attributes
+    ----------
+    cell : Cell
+    input_size, hidden_size, num_layers : int
+    bias, bidirectional : bool
+    proj_size : int
+        0 for no projection.
+    single : bool
+        True for the one-step cells, whose names carry no ``_l0`` suffix.
+    """
+
+    cell: Cell
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    bias: bool = True
+    bidirectional: bool = False
+    proj_size: int = 0
+    single: bool = False
+
+    @property
+    def directions(self) -> int:
+        """D, 2 for a bidirectional model, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        """The size of the emitted state ``h``: ``proj_size`` if set, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        """The width of each state: ``(P,)``, or ``(P, H)`` for the LSTM."""
+        return (self.output_size, self.hidden_size)[: self.cell.states]
+
+    def name(self, kind: str, layer: int, direction: int) -> str:
+        """The PyTorch name of parameter `kind` (e.g. ``"weight_ih"``) of one layer-direction."""
+        if self.single:
+            return kind
+        return f"{kind}_l{layer}" + ("_reverse" if direction else "")
+
+    def kinds(self) -> Iterator[str]:
+        """The parameter kinds of one layer-direction, in PyTorch's order."""
+        yield "weight_ih"
+        yield "weight_hh"
+        if self.bias:
+            yield "bias_ih"
+            yield "bias_hh"
+        if self.proj_size:
+            yield "weight_hr"
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's name and shape, in PyTorch's ``state_dict`` order."""
+        gates = self.cell.gates * self.hidden_size
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else self.directions * self.output_size
+            kind_shapes = {
+                "weight_ih": (gates, layer_input),
+                "weight_hh": (gates, self.output_size),
+                "bias_ih": (gates,),
+                "bias_hh": (gates,),
+                "weight_hr": (self.proj_size, self.hidden_size),
+            }
+            for direction in range(self.directions):
+                for kind in self.kinds():
+                    shapes[self.name(kind, layer, direction)] = kind_shapes[kind]
+        return shapes
+
+
+def initial_parameters(
+    layout: Layout, rng: np.random.Generator, dtype: np.dtype[np.floating]
+) -> dict[str, Array]:
+    r"""Draw every parameter from $U(-1/\sqrt{H}, 1/\sqrt{H})$, as PyTorch does.
+
+    Parameters
+    ----------
+    layout : Layout
+    rng : numpy.random.Generator
+        The only source of randomness; parameters are drawn in ``state_dict`` order.
+    dtype : numpy.dtype
+
+    Returns
+    -------
+    dict of str to ndarray
+    """
+    bound = 1.0 / np.sqrt(layout.hidden_size)
+    return {
+        name: rng.uniform(-bound, bound, size=shape).astype(dtype)
+        for name, shape in layout.shapes().items()
+    }
+
+
+@dataclass(frozen=True)
+class LayerWeights:
+    """One layer's weights in the form the recurrence driver runs on.
+
+    Both directions share one input projection: their ``weight_ih`` are stacked.
+
+    Attributes
+    ----------
+    w_ih : ndarray, shape (D*G*H, H_in)
+    w_ih_t : ndarray, shape (H_in, D*G*H)
+        C-contiguous transpose of `w_ih`.
+    b_x : ndarray of shape (D*G*H,), or None
+        The biases folded into the input projection.
+    directions : tuple of DirectionWeights
+    """
+
+    w_ih: Array
+    w_ih_t: Array
+    b_x: Array | None
+    directions: tuple[DirectionWeights, ...]
+
+
+def prepare(layout: Layout, params: Mapping[str, Array]) -> list[LayerWeights]:
+    """Turn named parameters into the per-layer form the driver runs on.
+
+    Parameters
+    ----------
+    layout : Layout
+    params : mapping of str to ndarray
+        Parameters named and shaped as `Layout.shapes` says.
+
+    Returns
+    -------
+    list of LayerWeights
+        One per layer.
+    """
+    layers = []
+    for layer in range(layout.num_layers):
+        w_ih, b_x, directions = [], [], []
+        for direction in range(layout.directions):
+
+            def get(kind: str, direction: int = direction, layer: int = layer) -> Array:
+                return params[layout.name(kind, layer, direction)]
+
+            w_ih.append(get("weight_ih"))
+            b_h = None
+            if layout.bias:
+                folded, b_h = layout.cell.split_bias(get("bias_ih"), get("bias_hh"))
+                b_x.append(folded)
+            w_hr = get("weight_hr") if layout.proj_size else None
+            directions.append(
+                DirectionWeights(
+                    w_hh=get("weight_hh"),
+                    w_hh_t=np.ascontiguousarray(get("weight_hh").T),
+                    b_h=b_h,
+                    w_hr=w_hr,
+                    w_hr_t=None if w_hr is None else np.ascontiguousarray(w_hr.T),
+                )
+            )
+        stacked = np.concatenate(w_ih)
+        layers.append(
+            LayerWeights(
+                w_ih=stacked,
+                w_ih_t=np.ascontiguousarray(stacked.T),
+                b_x=np.concatenate(b_x) if layout.bias else None,
+                directions=tuple(directions),
+            )
+        )
+    return layers
+
+
+@dataclass
+class LayerGrads:
+    """The gradients of one layer, as the backward driver produces them.
+
+    Attributes
+    ----------
+    w_ih : ndarray, shape (D*G*H, H_in)
+    b_x : ndarray of shape (D*G*H,), or None
+    hidden : list of HiddenGrads
+        One per direction.
+    """
+
+    w_ih: Array
+    b_x: Array | None
+    hidden: list[HiddenGrads]
+
+
+def named_gradients(layout: Layout, grads: list[LayerGrads]) -> dict[str, Array]:
+    """Name the driver's gradients as the parameters they belong to (`prepare` reversed).
+
+    Parameters
+    ----------
+    layout : Layout
+    grads : list of LayerGrads
+        One per layer.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Keys and shapes equal to the model's ``state_dict``.
+    """
+    named: dict[str, Array] = {}
+    for layer, layer_grads in enumerate(grads):
+        rows = layout.cell.gates * layout.hidden_size
+        for direction, hidden in enumerate(layer_grads.hidden):
+            rows_d = slice(direction * rows, (direction + 1) * rows)
+            by_kind = {"weight_ih": layer_grads.w_ih[rows_d], "weight_hh": hidden.w_hh}
+            if layer_grads.b_x is not None:
+                db_ih, db_hh = layout.cell.merge_bias_grads(layer_grads.b_x[rows_d], hidden.b_h)
+                by_kind |= {"bias_ih": db_ih, "bias_hh": db_hh}
+            if hidden.w_hr is not None:
+                by_kind["weight_hr"] = hidden.w_hr
+            for kind in layout.kinds():
+                named[layout.name(kind, layer, direction)] = by_kind[kind]
+    return named
