@@ -6,7 +6,20 @@ and compute their backward pass (backpropagation through time) by hand.
 """
 
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
+from rnn.io import load, save
 from rnn.layers import GRU, LSTM, RNN
+from rnn.sequences import pad_sequence, unpad_sequence
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "GRUCell",
+    "LSTMCell",
+    "RNNCell",
+    "load",
+    "pad_sequence",
+    "save",
+    "unpad_sequence",
+]
 __version__ = "0.1.0"

@@ -6,7 +6,7 @@ Inside the package shapes are trusted; everything a caller passes goes through h
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -19,7 +19,7 @@ def check_size(name: str, value: Any) -> int:
     """A positive int (bool excluded)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
-    if value <= 0:
+    if int(value) <= 0:
         raise ValueError(f"{name} must be greater than zero; got {value}")
     return int(value)
 
@@ -28,9 +28,9 @@ def check_proj_size(value: Any, hidden_size: int) -> int:
     """LSTM's ``proj_size``: an int in ``0 .. hidden_size - 1``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"proj_size must be an int; got {type(value).__name__} {value!r}")
-    if value < 0:
+    if int(value) < 0:
         raise ValueError(f"proj_size should be a positive integer or zero to disable; got {value}")
-    if value >= hidden_size:
+    if int(value) >= hidden_size:
         raise ValueError(
             f"proj_size has to be smaller than hidden_size; got proj_size={value}, "
             f"hidden_size={hidden_size}"
@@ -54,7 +54,7 @@ def check_nonlinearity(value: Any) -> str:
 
 def check_dropout(value: Any) -> float:
     """A probability in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) <= 1:
         raise ValueError(
             "dropout should be a number in range [0, 1] representing the probability of an "
             f"element being zeroed; got {value!r}"
@@ -70,7 +70,7 @@ def check_dtype(value: Any) -> np.dtype[np.floating[Any]]:
         dtype = None
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"dtype must be numpy.float32 or numpy.float64; got {value!r}")
-    return dtype  # type: ignore[return-value]
+    return cast(np.dtype[np.floating[Any]], dtype)
 
 
 def as_real_array(name: str, value: Any, dtype: np.dtype[Any]) -> Array:
@@ -104,8 +104,7 @@ def check_input(
         )
     if x.shape[-1] != input_size:
         raise ValueError(
-            "input.shape[-1] must be equal to input_size. "
-            f"Expected {input_size}, got {x.shape[-1]}"
+            f"input.shape[-1] must be equal to input_size. Expected {input_size}, got {x.shape[-1]}"
         )
     return x, x.ndim == batched_ndim
 
@@ -133,9 +132,7 @@ def check_lengths(value: Any, steps: int, batch: int) -> np.ndarray:
     if lengths.dtype.kind not in "iu":
         raise TypeError(f"lengths must be integers; got dtype {lengths.dtype}")
     if lengths.ndim != 1:
-        raise ValueError(
-            f"lengths must be 1-D, one entry per sequence; got shape {lengths.shape}"
-        )
+        raise ValueError(f"lengths must be 1-D, one entry per sequence; got shape {lengths.shape}")
     if lengths.shape[0] != batch:
         raise ValueError(
             f"lengths must have one entry per sequence: expected {batch}, got {lengths.shape[0]}"

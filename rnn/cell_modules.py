@@ -295,11 +295,9 @@ class LSTMCell(Cell):
         h, c = self._step(input, hx)
         return h, c
 
-    forward = __call__
+    forward = __call__  # type: ignore[assignment]
 
-    def backward(  # type: ignore[override]
-        self, grad: tuple[Any, Any] | None = None
-    ) -> dict[str, Array]:
+    def backward(self, grad: tuple[Any, Any] | None = None) -> dict[str, Array]:
         r"""Backpropagate through the last training-mode step.
 
         Parameters

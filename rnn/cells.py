@@ -376,7 +376,7 @@ class LSTMCell(Cell):
         d_g: Array,
         grads: HiddenGrads,
     ) -> None:
-        (dh, dc), (h_prev, c_prev), (h, c) = d_state, prev, new
+        (dh, dc), (h_prev, c_prev), (_, c) = d_state, prev, new
         hidden = c.shape[1]
         i, f = g[:, :hidden], g[:, hidden : 2 * hidden]
         cand, o = g[:, 2 * hidden : 3 * hidden], g[:, 3 * hidden :]

@@ -156,9 +156,7 @@ class RecurrentLayer(Module):
             raise ValueError(f"Expected {name} of shape {shape}, got {array.shape}")
         return array
 
-    def _backward(
-        self, grad_output: Any, grad_states: tuple[Any, ...]
-    ) -> dict[str, Array]:
+    def _backward(self, grad_output: Any, grad_states: tuple[Any, ...]) -> dict[str, Array]:
         tape = self._take_tape()
         first = tape.layers[0]
         steps, batch = first.x.shape[:2]
@@ -532,9 +530,9 @@ class LSTM(RecurrentLayer):
         output, (h_n, c_n) = self._forward(input, hx, lengths, padding_value)
         return output, (h_n, c_n)
 
-    forward = __call__
+    forward = __call__  # type: ignore[assignment]
 
-    def backward(  # type: ignore[override]
+    def backward(
         self, grad_output: Any = None, grad_hx: tuple[Any, Any] | None = None
     ) -> dict[str, Array]:
         r"""Backpropagate through time through the last training-mode forward pass.

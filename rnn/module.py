@@ -17,7 +17,7 @@ import numpy as np
 from rnn import recurrence
 from rnn._types import Array
 from rnn._validation import as_real_array, check_dtype
-from rnn.parameters import Layout, LayerWeights, initial_parameters, named_gradients, prepare
+from rnn.parameters import LayerWeights, Layout, initial_parameters, named_gradients, prepare
 
 
 def _frozen(array: Array) -> Array:

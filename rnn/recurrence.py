@@ -122,7 +122,7 @@ class Tape:
     layers: list[LayerTape] = field(default_factory=list)
 
 
-def _trim(views: Sequence[Array], sizes: list[int], batch: int) -> list[Array]:
+def _trim(views: Sequence[Array] | Array, sizes: list[int], batch: int) -> list[Array]:
     """Keep the first ``sizes[t]`` rows of each per-step view."""
     if all(n == batch for n in sizes):
         return list(views)
@@ -253,9 +253,7 @@ def forward(
     return x, final_states, tape
 
 
-def _previous(
-    tape: LayerTape, schedule: Schedule, d: int, t: int, n: int
-) -> tuple[Array, ...]:
+def _previous(tape: LayerTape, schedule: Schedule, d: int, t: int, n: int) -> tuple[Array, ...]:
     """The states step `t` of direction `d` read, restored where padding overwrote them."""
     prev = []
     for state, init in zip(tape.states, tape.initial):
