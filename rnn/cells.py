@@ -63,12 +63,10 @@ class HiddenGrads:
     w_hr: Array | None = None
 
 
-def _sigmoid(x: Array, out: Array) -> None:
-    # 1 / (1 + e^-x) written through tanh: exact in float64, and it cannot overflow.
-    np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
+def _sigmoid_from_tanh(t: Array) -> None:
+    """Turn ``t = tanh(a / 2)`` into ``sigmoid(a) = (1 + t) / 2``, in place."""
+    t *= 0.5
+    t += 0.5
 
 
 def _relu(x: Array, out: Array) -> None:
@@ -76,7 +74,7 @@ def _relu(x: Array, out: Array) -> None:
 
 
 class Cell:
-    """The recurrent half of one time step (an interface; see the subclasses).
+    r"""The recurrent half of one time step (an interface; see the subclasses).
 
     Attributes
     ----------
@@ -86,11 +84,21 @@ class Cell:
         G, the number of stacked gate blocks in ``weight_ih`` and ``weight_hh``.
     states : int
         1 for a state ``h``, 2 for LSTM's ``(h, c)``.
+    gate_order : tuple of int
+        The gate blocks as the cell lays them out, numbered in PyTorch's order: LSTM's
+        ``(0, 1, 3, 2)`` puts ``o`` before ``g`` so the sigmoid gates are adjacent.
+    sigmoid_gates : int
+        How many leading blocks (in `gate_order`) are sigmoid gates. Their rows of the
+        forward weights and biases are pre-scaled by 1/2, so that
+        $\sigma(a) = (1 + \tanh(a/2))/2$ costs one ``tanh`` shared with the tanh gates
+        and two in-place operations. Scaling by 1/2 is exact in floating point.
     """
 
     name = ""
     gates = 1
     states = 1
+    gate_order: tuple[int, ...] = (0,)
+    sigmoid_gates = 0
 
     def split_bias(self, b_ih: Array, b_hh: Array) -> tuple[Array, Array | None]:
         """Fold the biases: what joins the input projection, what stays in the loop.
@@ -130,8 +138,9 @@ class Cell:
         Parameters
         ----------
         g : ndarray, shape (n, G*H)
-            The input projection of this step, biases folded in. Overwritten with the
-            gate activations, which the backward pass reads.
+            The input projection of this step, biases folded in, gates laid out in
+            `gate_order` with the sigmoid gates' pre-activations halved. Overwritten
+            with the gate activations, which the backward pass reads.
         prev : tuple of ndarray
             The previous state, ``(h,)`` with h of shape (n, P), or LSTM's ``(h, c)``.
         new : tuple of ndarray
@@ -165,7 +174,8 @@ class Cell:
         g, prev, new, extra, w
             What `forward` read and wrote for this step.
         d_g : ndarray, shape (n, G*H)
-            Where to write the gradient with respect to the input projection ``g``.
+            Where to write the gradient with respect to the (unscaled) pre-activations,
+            in `gate_order`.
         grads : HiddenGrads
             Accumulates the gradients of the recurrent weights.
         """
@@ -242,6 +252,8 @@ class GRUCell(Cell):
 
     name = "GRU"
     gates = 3
+    gate_order = (0, 1, 2)
+    sigmoid_gates = 2
 
     def split_bias(self, b_ih: Array, b_hh: Array) -> tuple[Array, Array | None]:
         hidden = b_hh.shape[0] // 3
@@ -271,7 +283,8 @@ class GRUCell(Cell):
         np.dot(h_prev, w.w_hh_t, out=work)
         rz = g[:, : 2 * hidden]
         rz += work[:, : 2 * hidden]
-        _sigmoid(rz, out=rz)
+        np.tanh(rz, out=rz)
+        _sigmoid_from_tanh(rz)
         r, z, n = g[:, :hidden], g[:, hidden : 2 * hidden], g[:, 2 * hidden :]
         hn = extra
         np.add(work[:, 2 * hidden :], w.b_h if w.b_h is not None else 0, out=hn)
@@ -328,12 +341,15 @@ class LSTMCell(Cell):
     $$
 
     Without a projection ($W_{hr}$ absent) $h' = o \odot \tanh c'$. With one, ``extra``
-    keeps $o \odot \tanh c'$ for the backward pass.
+    keeps $o \odot \tanh c'$ for the backward pass. Inside the step the gates are laid
+    out ``i | f | o | g``.
     """
 
     name = "LSTM"
     gates = 4
     states = 2
+    gate_order = (0, 1, 3, 2)
+    sigmoid_gates = 3
 
     def extra_width(self, hidden_size: int, proj_size: int) -> int:
         return hidden_size if proj_size else 0
@@ -351,11 +367,10 @@ class LSTMCell(Cell):
         hidden = c.shape[1]
         np.dot(h_prev, w.w_hh_t, out=work)
         g += work
-        _sigmoid(g[:, : 2 * hidden], out=g[:, : 2 * hidden])
-        np.tanh(g[:, 2 * hidden : 3 * hidden], out=g[:, 2 * hidden : 3 * hidden])
-        _sigmoid(g[:, 3 * hidden :], out=g[:, 3 * hidden :])
+        np.tanh(g, out=g)
+        _sigmoid_from_tanh(g[:, : 3 * hidden])
         i, f = g[:, :hidden], g[:, hidden : 2 * hidden]
-        cand, o = g[:, 2 * hidden : 3 * hidden], g[:, 3 * hidden :]
+        o, cand = g[:, 2 * hidden : 3 * hidden], g[:, 3 * hidden :]
         np.multiply(f, c_prev, out=c)
         np.multiply(i, cand, out=work[:, :hidden])
         c += work[:, :hidden]
@@ -379,9 +394,9 @@ class LSTMCell(Cell):
         (dh, dc), (h_prev, c_prev), (_, c) = d_state, prev, new
         hidden = c.shape[1]
         i, f = g[:, :hidden], g[:, hidden : 2 * hidden]
-        cand, o = g[:, 2 * hidden : 3 * hidden], g[:, 3 * hidden :]
+        o, cand = g[:, 2 * hidden : 3 * hidden], g[:, 3 * hidden :]
         di, df = d_g[:, :hidden], d_g[:, hidden : 2 * hidden]
-        d_cand, do = d_g[:, 2 * hidden : 3 * hidden], d_g[:, 3 * hidden :]
+        do, d_cand = d_g[:, 2 * hidden : 3 * hidden], d_g[:, 3 * hidden :]
         if w.w_hr is None:
             dm = dh
         else:

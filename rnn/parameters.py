@@ -12,8 +12,10 @@ unchanged. For layer ``k`` and direction ``d`` (``_reverse`` when ``d = 1``), wi
 | ``weight_hr_l{k}`` | ``(P, H)`` (LSTM with ``proj_size > 0``) |
 
 The cells (`rnn.RNNCell` and friends) use the same names without the ``_l0`` suffix.
-The recurrence runs on `LayerWeights`, a form prepared from these arrays once (transposed,
-contiguous, biases folded) and rebuilt only when the parameters change.
+The recurrence runs on `LayerWeights`, a form prepared from these arrays once and rebuilt
+only when the parameters change: gate blocks in the cell's `gate_order`, biases folded,
+and for the forward products transposed, contiguous, with the sigmoid gates' rows halved
+(see `rnn.cells.Cell`).
 """
 
 from __future__ import annotations
@@ -124,6 +126,23 @@ def initial_parameters(
     }
 
 
+def _reorder(array: Array, order: tuple[int, ...]) -> Array:
+    """Permute the gate blocks (leading axis) of a weight or bias into `order`."""
+    blocks = array.reshape(len(order), -1, *array.shape[1:])
+    reordered: Array = blocks[list(order)].reshape(array.shape)
+    return reordered
+
+
+def _forward_copy(array: Array, cell: Cell) -> Array:
+    """`array` (gate rows in `cell.gate_order`) with the sigmoid gates' rows halved."""
+    rows = array.shape[0] * cell.sigmoid_gates // cell.gates
+    if not rows:
+        return array
+    scaled = array.copy()
+    scaled[:rows] *= 0.5
+    return scaled
+
+
 @dataclass(frozen=True)
 class LayerWeights:
     """One layer's weights in the form the recurrence driver runs on.
@@ -133,10 +152,11 @@ class LayerWeights:
     Attributes
     ----------
     w_ih : ndarray, shape (D*G*H, H_in)
+        Gate rows in the cell's `gate_order`.
     w_ih_t : ndarray, shape (H_in, D*G*H)
-        C-contiguous transpose of `w_ih`.
+        C-contiguous transpose of `w_ih`, sigmoid gates halved.
     b_x : ndarray of shape (D*G*H,), or None
-        The biases folded into the input projection.
+        The biases folded into the input projection, sigmoid gates halved.
     directions : tuple of DirectionWeights
     """
 
@@ -160,34 +180,38 @@ def prepare(layout: Layout, params: Mapping[str, Array]) -> list[LayerWeights]:
     list of LayerWeights
         One per layer.
     """
+    cell = layout.cell
     layers = []
     for layer in range(layout.num_layers):
         w_ih, b_x, directions = [], [], []
         for direction in range(layout.directions):
 
             def get(kind: str, direction: int = direction, layer: int = layer) -> Array:
-                return params[layout.name(kind, layer, direction)]
+                array = params[layout.name(kind, layer, direction)]
+                return array if kind == "weight_hr" else _reorder(array, cell.gate_order)
 
             w_ih.append(get("weight_ih"))
             b_h = None
             if layout.bias:
-                folded, b_h = layout.cell.split_bias(get("bias_ih"), get("bias_hh"))
-                b_x.append(folded)
+                folded, b_h = cell.split_bias(get("bias_ih"), get("bias_hh"))
+                b_x.append(_forward_copy(folded, cell))
+            w_hh = get("weight_hh")
             w_hr = get("weight_hr") if layout.proj_size else None
             directions.append(
                 DirectionWeights(
-                    w_hh=get("weight_hh"),
-                    w_hh_t=np.ascontiguousarray(get("weight_hh").T),
+                    w_hh=w_hh,
+                    w_hh_t=np.ascontiguousarray(_forward_copy(w_hh, cell).T),
                     b_h=b_h,
                     w_hr=w_hr,
                     w_hr_t=None if w_hr is None else np.ascontiguousarray(w_hr.T),
                 )
             )
         stacked = np.concatenate(w_ih)
+        forward_t = np.concatenate([_forward_copy(w, cell) for w in w_ih]).T
         layers.append(
             LayerWeights(
                 w_ih=stacked,
-                w_ih_t=np.ascontiguousarray(stacked.T),
+                w_ih_t=np.ascontiguousarray(forward_t),
                 b_x=np.concatenate(b_x) if layout.bias else None,
                 directions=tuple(directions),
             )
@@ -226,6 +250,8 @@ def named_gradients(layout: Layout, grads: list[LayerGrads]) -> dict[str, Array]
     dict of str to ndarray
         Keys and shapes equal to the model's ``state_dict``.
     """
+    order = layout.cell.gate_order
+    back = tuple(int(i) for i in np.argsort(order))
     named: dict[str, Array] = {}
     for layer, layer_grads in enumerate(grads):
         rows = layout.cell.gates * layout.hidden_size
@@ -238,5 +264,8 @@ def named_gradients(layout: Layout, grads: list[LayerGrads]) -> dict[str, Array]
             if hidden.w_hr is not None:
                 by_kind["weight_hr"] = hidden.w_hr
             for kind in layout.kinds():
-                named[layout.name(kind, layer, direction)] = by_kind[kind]
+                grad = by_kind[kind]
+                named[layout.name(kind, layer, direction)] = (
+                    grad if kind == "weight_hr" else _reorder(grad, back)
+                )
     return named

@@ -65,6 +65,11 @@ class Schedule:
         identity = bool(np.all(order == np.arange(batch)))
         return cls(steps, sizes.tolist(), ordered, None if identity else order)
 
+    @property
+    def full(self) -> bool:
+        """True when every sequence has length L (no row ever sits out)."""
+        return self.lengths is None
+
     def entering(self) -> list[tuple[int, int, int]]:
         """Where the reverse direction starts sequences shorter than L.
 
@@ -122,11 +127,11 @@ class Tape:
     layers: list[LayerTape] = field(default_factory=list)
 
 
-def _trim(views: Sequence[Array] | Array, sizes: list[int], batch: int) -> list[Array]:
-    """Keep the first ``sizes[t]`` rows of each per-step view."""
-    if all(n == batch for n in sizes):
+def _trim(views: Sequence[Array] | Array, schedule: Schedule) -> list[Array]:
+    """Keep the rows of each per-step view that are active at that step."""
+    if schedule.full:
         return list(views)
-    return [v[:n] for v, n in zip(views, sizes)]
+    return [v[:n] for v, n in zip(views, schedule.sizes)]
 
 
 def _run_layer(
@@ -151,7 +156,6 @@ def _run_layer(
     extra_width = cell.extra_width(gate_width // cell.gates, proj)
     extra = np.empty((steps if keep else 1, batch, directions * extra_width), dtype)
     work = np.empty((batch, gate_width), dtype)
-    sizes = schedule.sizes
     for d, w in enumerate(weights.directions):
         cols = [slice(d * width, (d + 1) * width) for width in widths]
         start, prev_slots = (steps + 1, slice(2, steps + 2)) if d else (0, slice(0, steps))
@@ -161,12 +165,12 @@ def _run_layer(
             for t, lo, hi in schedule.entering():
                 for state, c, init in zip(states, cols, initial):
                     state[t + 2, lo:hi, c] = init[d, lo:hi]
-        g = _trim(gates[:, :, d * gate_width : (d + 1) * gate_width], sizes, batch)
-        prev = zip(*(_trim(s[prev_slots, :, c], sizes, batch) for s, c in zip(states, cols)))
-        new = zip(*(_trim(s[1 : steps + 1, :, c], sizes, batch) for s, c in zip(states, cols)))
+        g = _trim(gates[:, :, d * gate_width : (d + 1) * gate_width], schedule)
+        prev = zip(*(_trim(s[prev_slots, :, c], schedule) for s, c in zip(states, cols)))
+        new = zip(*(_trim(s[1 : steps + 1, :, c], schedule) for s, c in zip(states, cols)))
         ex = extra[:, :, d * extra_width : (d + 1) * extra_width]
-        ex_steps = _trim(ex if keep else [ex[0]] * steps, sizes, batch)
-        work_steps = _trim([work] * steps, sizes, batch)
+        ex_steps = _trim(ex if keep else [ex[0]] * steps, schedule)
+        work_steps = _trim([work] * steps, schedule)
         step_args = list(zip(g, prev, new, work_steps, ex_steps))
         for t in range(steps - 1, -1, -1) if d else range(steps):
             g_t, prev_t, new_t, work_t, extra_t = step_args[t]
@@ -182,13 +186,15 @@ def _run_layer(
 
 def _final(state: Array, schedule: Schedule, directions: int) -> Array:
     """The last valid state of each sequence, shape (D, N, width)."""
-    steps, batch = schedule.steps, state.shape[1]
-    halves = np.split(state, directions, axis=2)
+    steps, batch, width = schedule.steps, state.shape[1], state.shape[2] // directions
+    final = np.empty((directions, batch, width), state.dtype)
     if schedule.lengths is None:
-        forward = halves[0][steps].copy()
+        final[0] = state[steps, :, :width]
     else:
-        forward = halves[0][schedule.lengths, np.arange(batch)]
-    return np.stack([forward, *(half[1] for half in halves[1:])])
+        final[0] = state[schedule.lengths, np.arange(batch), :width]
+    if directions == 2:
+        final[1] = state[1, :, width:]
+    return final
 
 
 def forward(
