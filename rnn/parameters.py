@@ -138,7 +138,7 @@ def _forward_copy(array: Array, cell: Cell) -> Array:
     rows = array.shape[0] * cell.sigmoid_gates // cell.gates
     if not rows:
         return array
-    scaled = array.copy()
+    scaled: Array = array.copy()
     scaled[:rows] *= 0.5
     return scaled
 
