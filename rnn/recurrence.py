@@ -147,7 +147,8 @@ def _run_layer(
     directions = len(weights.directions)
     gate_width = weights.w_ih_t.shape[1] // directions
     widths = [s.shape[-1] for s in initial]
-    gates = np.dot(x.reshape(steps * batch, -1), weights.w_ih_t).reshape(steps, batch, -1)
+    flat_x = x.reshape(steps * batch, x.shape[2])  # (L*N, H_in); explicit sizes allow N = 0
+    gates = np.dot(flat_x, weights.w_ih_t).reshape(steps, batch, weights.w_ih_t.shape[1])
     if weights.b_x is not None:
         gates += weights.b_x
     dtype = gates.dtype
@@ -345,14 +346,14 @@ def backward(
             for d_init, c in zip(d_initial, carry):
                 d_init[row] = c
             hidden.append(grad)
-        flat = d_gates.reshape(steps * batch, -1)
+        flat = d_gates.reshape(steps * batch, d_gates.shape[2])  # (L*N, D*G*H)
         grads.append(
             LayerGrads(
-                w_ih=flat.T @ lt.x.reshape(steps * batch, -1),
+                w_ih=flat.T @ lt.x.reshape(steps * batch, lt.x.shape[2]),
                 b_x=None if w.b_x is None else flat.sum(axis=0),
                 hidden=hidden,
             )
         )
-        d_output = (flat @ w.w_ih).reshape(steps, batch, -1)
+        d_output = (flat @ w.w_ih).reshape(steps, batch, w.w_ih.shape[1])
     grads.reverse()
     return d_output, tuple(d_initial), grads
