@@ -1,0 +1,101 @@
+"""Draw the GRU cell (PyTorch's variant: the reset gate acts after the hidden matmul)."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+GATE, LINEAR, NODE = "#dbe9f6", "#fdebd0", "#ffffff"
+
+
+def box(ax, x, y, text, color=GATE, w=1.0, h=0.7):
+    ax.add_patch(
+        plt.Rectangle((x - w / 2, y - h / 2), w, h, fc=color, ec="black", lw=1.2, zorder=2)
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=12, zorder=3)
+
+
+def node(ax, x, y, text):
+    ax.add_patch(plt.Circle((x, y), 0.25, fc=NODE, ec="black", lw=1.2, zorder=2))
+    size = 13 if len(text) == 1 else 8.5
+    ax.text(x, y, text, ha="center", va="center", fontsize=size, zorder=3)
+
+
+def wire(ax, *points, label=None, where="end", color="black"):
+    """A polyline with an arrow head on its last segment."""
+    xs, ys = zip(*points)
+    ax.plot(xs[:-1], ys[:-1], color=color, lw=1.4, zorder=1, solid_capstyle="round")
+    ax.annotate(
+        "",
+        xy=points[-1],
+        xytext=points[-2],
+        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.4, "shrinkA": 0, "shrinkB": 0},
+        zorder=1,
+    )
+    if label:
+        x, y = points[0] if where == "start" else points[-1]
+        ax.text(x, y, label, ha="center", va="top" if where == "start" else "bottom", fontsize=11)
+
+
+def inlet(ax, x, y, label, below=0.9):
+    """An input arrow coming up into a box from a label underneath."""
+    wire(ax, (x, y - below - 0.35), (x, y - 0.35))
+    ax.text(x, y - below - 0.42, label, ha="center", va="top", fontsize=10.5)
+
+
+fig, ax = plt.subplots(figsize=(9, 4.6))
+top, mid, low = 5.8, 4.0, 1.8
+
+# The state line: h_{t-1} -> (z ⊙) -> (+) -> h_t
+ax.text(-0.3, top, "$h_{t-1}$", ha="right", va="center", fontsize=13)
+wire(ax, (-0.2, top), (7.75, top))
+node(ax, 8.0, top, "⊙")
+wire(ax, (8.25, top), (9.95, top))
+node(ax, 10.2, top, "+")
+wire(ax, (10.45, top), (11.3, top))
+ax.text(11.4, top, "$h_t$", ha="left", va="center", fontsize=13)
+
+# Reset gate r, and the hidden product it scales: r ⊙ (h W_hn^T + b_hn)
+box(ax, 1.0, low, "$\\sigma$")
+ax.text(1.0, low + 0.5, "r", ha="center", va="bottom", fontsize=12, style="italic")
+inlet(ax, 1.0, low, "$x_t,\\ h_{t-1}$")
+box(ax, 3.2, mid, "$h_{t-1} W_{hn}^{\\top} + b_{hn}$", LINEAR, w=2.5)
+wire(ax, (3.2, top), (3.2, mid + 0.35))
+wire(ax, (1.5, low), (2.95, low))
+node(ax, 3.2, low, "⊙")
+wire(ax, (3.2, mid - 0.35), (3.2, low + 0.25))
+ax.text(
+    3.45, low + 0.9, "reset after\nthe matmul", ha="left", va="center", fontsize=9, color="#555"
+)
+
+# Candidate n = tanh(x W_in^T + b_in + r ⊙ (...))
+wire(ax, (3.45, low), (4.55, low))
+node(ax, 4.8, low, "+")
+inlet(ax, 4.8, low - 0.0, "$x_t W_{in}^{\\top} + b_{in}$", below=0.65)
+wire(ax, (5.05, low), (5.7, low))
+box(ax, 6.2, low, "tanh")
+ax.text(6.2, low + 0.5, "n", ha="center", va="bottom", fontsize=12, style="italic")
+
+# Update gate z: z ⊙ h_{t-1} on the state line, (1 - z) ⊙ n below
+box(ax, 8.0, mid, "$\\sigma$")
+ax.text(8.55, mid + 0.1, "z", ha="left", va="bottom", fontsize=12, style="italic")
+ax.text(6.55, mid, "$x_t,\\ h_{t-1}$", ha="right", va="center", fontsize=10.5)
+wire(ax, (6.6, mid), (7.5, mid))
+wire(ax, (8.0, mid + 0.35), (8.0, top - 0.25))
+node(ax, 8.0, 2.9, "$1-$")
+wire(ax, (8.0, mid - 0.35), (8.0, 3.15))
+node(ax, 8.0, low, "⊙")
+wire(ax, (8.0, 2.65), (8.0, low + 0.25))
+wire(ax, (6.7, low), (7.75, low))
+wire(ax, (8.25, low), (10.2, low), (10.2, top - 0.25))
+
+ax.set_xlim(-1.2, 12.2)
+ax.set_ylim(0.1, 6.3)
+ax.set_aspect("equal")
+ax.axis("off")
+buffer = io.StringIO()
+fig.savefig(buffer, format="svg", bbox_inches="tight")
+plt.close(fig)
+print(buffer.getvalue())
