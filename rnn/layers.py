@@ -7,6 +7,7 @@ size, ``H`` hidden size, ``P`` the emitted state size (``proj_size`` or ``H``),
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -70,7 +71,16 @@ class RecurrentLayer(Module):
         )
         self.mode = mode
         self.batch_first = check_flag("batch_first", batch_first)
-        super().__init__(layout, dropout=check_dropout(dropout), dtype=dtype, seed=seed)
+        dropout = check_dropout(dropout)
+        if dropout and layout.num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                "num_layers=1",
+                UserWarning,
+                stacklevel=3,
+            )
+        super().__init__(layout, dropout=dropout, dtype=dtype, seed=seed)
 
     @property
     def num_layers(self) -> int:
@@ -216,10 +226,11 @@ class RecurrentLayer(Module):
 
         Parameters
         ----------
-        grad_output : array_like shaped like `output`, or None
-            $\partial \mathcal{L} / \partial\, \mathrm{output}$; None means zero.
-        grad_h_n : array_like shaped like `h_n`, or None
-            $\partial \mathcal{L} / \partial h_n$; None means zero.
+        grad_output : array_like or None
+            $\partial \mathcal{L} / \partial\, \mathrm{output}$, shaped like the forward
+            call's ``output``; None means zero.
+        grad_h_n : array_like or None
+            $\partial \mathcal{L} / \partial h_n$, shaped like ``h_n``; None means zero.
 
         Returns
         -------
@@ -510,8 +521,8 @@ class LSTM(RecurrentLayer):
         input : array_like, shape (L, N, H_in), (N, L, H_in) if batch_first, or (L, H_in)
         hx : tuple (h0, c0), optional
             Initial states, layer-major (row ``layer*D + direction``), zeros if omitted:
-            h0 of shape (D*num_layers, N, P), c0 of shape (D*num_layers, N, H);
-            unbatched without the N axis.
+            ``h0`` of shape ``(D*num_layers, N, P)``, ``c0`` of shape
+            ``(D*num_layers, N, H)``; unbatched without the N axis.
         lengths : array_like of int, shape (N,), optional
             Valid length of each sequence, in any order; positions past it are padding.
         padding_value : float, default 0.0
@@ -521,7 +532,7 @@ class LSTM(RecurrentLayer):
         -------
         output : ndarray, shape (L, N, D*P), (N, L, D*P) if batch_first, or (L, D*P)
             The last layer's ``h`` at every step; direction 1 in ``[..., P:]``.
-        (h_n, c_n) : tuple of ndarray
+        state : tuple (h_n, c_n) of ndarray
             Final states of every layer and direction (each sequence's last valid one),
             shaped like ``h0`` and ``c0``.
         """
@@ -539,8 +550,9 @@ class LSTM(RecurrentLayer):
 
         Parameters
         ----------
-        grad_output : array_like shaped like `output`, or None
-            $\partial \mathcal{L} / \partial\, \mathrm{output}$; None means zero.
+        grad_output : array_like or None
+            $\partial \mathcal{L} / \partial\, \mathrm{output}$, shaped like the forward
+            call's ``output``; None means zero.
         grad_hx : tuple (grad_h_n, grad_c_n), or None
             Gradients with respect to ``h_n`` and ``c_n``; None (or a None entry) means zero.
 

@@ -183,6 +183,8 @@ class Module:
             inverse = np.argsort(order)
             output = output[:, inverse]
             final = tuple(s[:, inverse] for s in final)
+        elif tape is not None:
+            output = output.copy()  # the tape's buffer stays the backward pass's own
         return output, final
 
     def _take_tape(self) -> recurrence.Tape:
