@@ -12,8 +12,6 @@ import numpy as np
 
 from rnn._types import Array
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def check_size(name: str, value: Any) -> int:
     """A positive int (bool excluded)."""
@@ -47,7 +45,7 @@ def check_flag(name: str, value: Any) -> bool:
 
 def check_nonlinearity(value: Any) -> str:
     """``"tanh"`` or ``"relu"``."""
-    if value not in ("tanh", "relu"):
+    if not isinstance(value, str) or value not in ("tanh", "relu"):
         raise ValueError(f"Unknown nonlinearity {value!r}. Select from 'tanh' or 'relu'.")
     return str(value)
 
@@ -65,10 +63,10 @@ def check_dropout(value: Any) -> float:
 def check_dtype(value: Any) -> np.dtype[np.floating[Any]]:
     """float32 or float64."""
     try:
-        dtype = np.dtype(value)
+        dtype = None if value is None else np.dtype(value)
     except TypeError:
         dtype = None
-    if dtype not in FLOAT_DTYPES:
+    if dtype is None or dtype.name not in ("float32", "float64"):
         raise TypeError(f"dtype must be numpy.float32 or numpy.float64; got {value!r}")
     return cast(np.dtype[np.floating[Any]], dtype)
 
@@ -78,7 +76,10 @@ def as_real_array(name: str, value: Any, dtype: np.dtype[Any]) -> Array:
 
     The caller's array is never written to: the package only reads what this returns.
     """
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # ragged nested sequences
+        raise ValueError(f"{name} must be a rectangular array; got {error}") from None
     if array.dtype.kind not in "iuf":
         raise TypeError(
             f"{name} must be a real (integer or floating-point) array; got dtype {array.dtype}"
@@ -126,9 +127,19 @@ def check_state(
     return state if batched else state[..., None, :]
 
 
+def check_pair(owner: str, name: str, parts: str, value: Any) -> tuple[Any, Any]:
+    """LSTM's two-part state (or its gradient): a tuple of exactly two entries."""
+    if not isinstance(value, tuple) or len(value) != 2:
+        got = f"a tuple of {len(value)}" if isinstance(value, tuple) else type(value).__name__
+        raise TypeError(f"{owner} expects {name} as a tuple {parts}; got {got}")
+    return value
+
+
 def check_lengths(value: Any, steps: int, batch: int) -> np.ndarray:
     """One integer length per sequence, each in ``1 .. steps``."""
     lengths = np.asarray(value)
+    if lengths.size == 0:
+        lengths = lengths.astype(np.intp)  # [] is float64 to numpy
     if lengths.dtype.kind not in "iu":
         raise TypeError(f"lengths must be integers; got dtype {lengths.dtype}")
     if lengths.ndim != 1:

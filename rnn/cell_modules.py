@@ -16,6 +16,7 @@ from rnn._validation import (
     check_flag,
     check_input,
     check_nonlinearity,
+    check_pair,
     check_size,
     check_state,
 )
@@ -75,8 +76,7 @@ class Cell(Module):
         return tuple(f[0] if batched else f[0, 0] for f in final)
 
     def _step_backward(self, grads: tuple[Any, ...]) -> dict[str, Array]:
-        tape = self._take_tape()
-        batch = tape.layers[0].x.shape[1]
+        batch = self._recorded().layers[0].x.shape[1]
         widths = self._layout.state_sizes
         d_final = []
         for name, g, width in zip(("grad_h", "grad_c"), grads, widths):
@@ -86,7 +86,7 @@ class Cell(Module):
                 raise ValueError(f"Expected {name} of shape {shape}, got {d.shape}")
             d_final.append(d[None] if self._batched else d[None, None])
         d_output = np.zeros((1, batch, widths[0]), self.dtype)
-        d_x, d_initial, named = self._backprop(tape, d_output, tuple(d_final))
+        d_x, d_initial, named = self._backprop(d_output, tuple(d_final))
         result = {"input": d_x[0] if self._batched else d_x[0, 0]}
         for name, d in zip(("hx", "cx"), d_initial):
             result[name] = d[0] if self._batched else d[0, 0]
@@ -290,8 +290,8 @@ class LSTMCell(Cell):
         -------
         (h', c') : tuple of ndarray, each of shape (N, H) or (H,)
         """
-        if hx is not None and (not isinstance(hx, tuple) or len(hx) != 2):
-            raise TypeError(f"LSTMCell expects hx as a tuple (h, c); got {type(hx).__name__}")
+        if hx is not None:
+            hx = check_pair("LSTMCell", "hx", "(h, c)", hx)
         h, c = self._step(input, hx)
         return h, c
 
@@ -311,4 +311,6 @@ class LSTMCell(Cell):
             ``"input"``, ``"hx"`` and ``"cx"``, shaped as passed in, and one entry per
             parameter, keyed and shaped as in `state_dict`.
         """
-        return self._step_backward(grad if grad is not None else (None, None))
+        if grad is None:
+            return self._step_backward((None, None))
+        return self._step_backward(check_pair("LSTMCell", "grad", "(grad_h, grad_c)", grad))

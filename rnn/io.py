@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 
 import numpy as np
+from numpy.lib.npyio import NpzFile
 
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
 from rnn.layers import GRU, LSTM, RNN
@@ -54,7 +55,7 @@ def save(model: Module, file: str | os.PathLike[str]) -> None:
     ----------
     model : RNN, GRU, LSTM, RNNCell, GRUCell or LSTMCell
     file : str or path-like
-        Where to write; numpy appends ``.npz`` if the name lacks it.
+        Where to write: exactly this path (no suffix is added), read back by `load`.
 
     Examples
     --------
@@ -69,7 +70,8 @@ def save(model: Module, file: str | os.PathLike[str]) -> None:
         raise TypeError(f"save expects an rnn model; got {type(model).__name__}")
     contents: dict[str, Any] = {_CONFIG: np.array(json.dumps(_config(model)))}
     contents |= model.state_dict()
-    np.savez(file, **contents)
+    with open(file, "wb") as handle:
+        np.savez(handle, **contents)
 
 
 def load(file: str | os.PathLike[str]) -> Module:
@@ -86,17 +88,23 @@ def load(file: str | os.PathLike[str]) -> Module:
 
     Raises
     ------
+    OSError
+        If the file cannot be opened (e.g. `FileNotFoundError`).
     ValueError
         If the file is not a model saved by `save`: not an ``.npz`` archive, truncated,
         holding pickled objects, without a valid configuration, or with parameters that
         do not fit it.
     """
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise ValueError(f"{os.fspath(file)!r} is not a saved rnn model: {error}") from None
-    if not isinstance(arrays, dict) or _CONFIG not in arrays:
+    with open(file, "rb") as handle:
+        try:
+            archive = np.load(handle, allow_pickle=False)
+            if not isinstance(archive, NpzFile):
+                raise ValueError("not an .npz archive")
+            with archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            raise ValueError(f"{os.fspath(file)!r} is not a saved rnn model: {error}") from None
+    if _CONFIG not in arrays:
         raise ValueError(f"{os.fspath(file)!r} is not a saved rnn model: no {_CONFIG} entry")
     try:
         config = json.loads(str(arrays.pop(_CONFIG)))

@@ -20,6 +20,7 @@ from rnn._validation import (
     check_input,
     check_lengths,
     check_nonlinearity,
+    check_pair,
     check_proj_size,
     check_size,
     check_state,
@@ -120,6 +121,8 @@ class RecurrentLayer(Module):
     ) -> tuple[Array, tuple[Array, ...]]:
         name = type(self).__name__
         x, batched = check_input(name, input, self.input_size, self.dtype, batched_ndim=3)
+        if x.shape[1 if batched and self.batch_first else 0] == 0:
+            raise ValueError(f"input must hold at least one time step; got shape {x.shape}")
         if not batched:
             if lengths is not None:
                 raise ValueError("lengths requires batched 3-D input; got unbatched 2-D input")
@@ -127,8 +130,6 @@ class RecurrentLayer(Module):
         elif self.batch_first:
             x = x.swapaxes(0, 1)
         steps, batch = x.shape[:2]
-        if steps == 0:
-            raise ValueError(f"input must hold at least one time step; got shape {x.shape}")
         x = np.ascontiguousarray(x)
         names = ("h0", "c0")
         shapes = self._state_shapes(batch)
@@ -167,9 +168,7 @@ class RecurrentLayer(Module):
         return array
 
     def _backward(self, grad_output: Any, grad_states: tuple[Any, ...]) -> dict[str, Array]:
-        tape = self._take_tape()
-        first = tape.layers[0]
-        steps, batch = first.x.shape[:2]
+        steps, batch = self._recorded().layers[0].x.shape[:2]
         out_width = self._layout.directions * self._layout.output_size
         canonical = (steps, batch, out_width)
         d_output = self._from_caller(
@@ -183,7 +182,7 @@ class RecurrentLayer(Module):
         for name, g, shape in zip(("grad_h_n", "grad_c_n"), grad_states, self._state_shapes(batch)):
             d = self._from_caller(name, g, shape if self._batched else (shape[0], shape[2]))
             d_final.append(d if self._batched else d[:, None])
-        d_x, d_initial, grads = self._backprop(tape, d_output, tuple(d_final))
+        d_x, d_initial, grads = self._backprop(d_output, tuple(d_final))
         result = {"input": self._to_caller(d_x)}
         for name, d in zip(("h0", "c0"), d_initial):
             result[name] = d if self._batched else d[:, 0]
@@ -536,8 +535,8 @@ class LSTM(RecurrentLayer):
             Final states of every layer and direction (each sequence's last valid one),
             shaped like ``h0`` and ``c0``.
         """
-        if hx is not None and (not isinstance(hx, tuple) or len(hx) != 2):
-            raise TypeError(f"LSTM expects hx as a tuple (h0, c0); got {type(hx).__name__}")
+        if hx is not None:
+            hx = check_pair("LSTM", "hx", "(h0, c0)", hx)
         output, (h_n, c_n) = self._forward(input, hx, lengths, padding_value)
         return output, (h_n, c_n)
 
@@ -567,4 +566,8 @@ class LSTM(RecurrentLayer):
         RuntimeError
             Without a training-mode forward pass since the last backward.
         """
-        return self._backward(grad_output, grad_hx if grad_hx is not None else (None, None))
+        if grad_hx is None:
+            return self._backward(grad_output, (None, None))
+        return self._backward(
+            grad_output, check_pair("LSTM", "grad_hx", "(grad_h_n, grad_c_n)", grad_hx)
+        )

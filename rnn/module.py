@@ -58,6 +58,14 @@ class Module:
         self._weights: list[LayerWeights] | None = None
         self._tape: recurrence.Tape | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__.get("_params", {}):
+            raise AttributeError(
+                f"cannot assign to parameter {name!r}: parameters are read-only; "
+                "use load_state_dict to change them"
+            )
+        super().__setattr__(name, value)
+
     def __getattr__(self, name: str) -> Array:
         params = self.__dict__.get("_params", {})
         if name in params:
@@ -168,6 +176,8 @@ class Module:
         if order is not None:
             x = x[:, order]
             initial = tuple(s[:, order] for s in initial)
+        elif self.training:
+            x = x.copy()  # the record must not change if the caller's array does
         output, final, tape = recurrence.forward(
             self._layout.cell,
             self._prepared(),
@@ -187,21 +197,21 @@ class Module:
             output = output.copy()  # the tape's buffer stays the backward pass's own
         return output, final
 
-    def _take_tape(self) -> recurrence.Tape:
-        """The record of the last training-mode forward pass; each serves one backward."""
-        tape = self._tape
-        if tape is None:
+    def _recorded(self) -> recurrence.Tape:
+        """The record of the last training-mode forward pass, not yet used by a backward."""
+        if self._tape is None:
             raise RuntimeError(
                 "backward() needs a forward pass in training mode first: call model.train(), "
                 "then model(x), then model.backward(...); each forward pass allows one backward"
             )
-        self._tape = None
-        return tape
+        return self._tape
 
     def _backprop(
-        self, tape: recurrence.Tape, d_output: Array, d_final: tuple[Array, ...]
+        self, d_output: Array, d_final: tuple[Array, ...]
     ) -> tuple[Array, tuple[Array, ...], dict[str, Array]]:
-        """Backward on canonical shapes, in the caller's batch order."""
+        """Backward on canonical shapes, in the caller's batch order; uses up the record."""
+        tape = self._recorded()
+        self._tape = None
         order = tape.schedule.order
         if order is not None:
             d_output = d_output[:, order]
