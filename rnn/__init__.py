@@ -8,18 +8,29 @@ and compute their backward pass (backpropagation through time) by hand.
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
 from rnn.io import load, save
 from rnn.layers import GRU, LSTM, RNN
+from rnn.losses import cross_entropy, mse_loss
+from rnn.optim import SGD, Adam, clip_grad_norm
 from rnn.sequences import pad_sequence, unpad_sequence
+from rnn.training import chunks, progress, truncated_bptt
 
 __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "SGD",
+    "Adam",
     "GRUCell",
     "LSTMCell",
     "RNNCell",
+    "chunks",
+    "clip_grad_norm",
+    "cross_entropy",
     "load",
+    "mse_loss",
     "pad_sequence",
+    "progress",
     "save",
+    "truncated_bptt",
     "unpad_sequence",
 ]
 __version__ = "0.1.0"
