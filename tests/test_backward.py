@@ -8,11 +8,8 @@ fixed random ``R``: its gradient with respect to the outputs is exactly the ``R`
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import re
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -22,20 +19,6 @@ import rnn
 LAYERS = (rnn.RNN, rnn.GRU, rnn.LSTM)
 CELLS = (rnn.RNNCell, rnn.GRUCell, rnn.LSTMCell)
 STEPS, BATCH, LENGTHS = 5, 3, [3, 5, 1]  # unsorted, with 1 and L
-
-
-@pytest.fixture(scope="module")
-def reference() -> ModuleType:
-    """``tests/torch_reference.py``, when torch is importable."""
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location(
-        "torch_reference", Path(__file__).with_name("torch_reference.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def is_lstm(model) -> bool:

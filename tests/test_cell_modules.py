@@ -7,7 +7,6 @@ from its equations, gate by gate, in plain numpy.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -100,20 +99,6 @@ def test_fixtures_cover_every_pair_of_axis_values() -> None:
 
 
 # --- live parity with torch --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def reference() -> ModuleType:
-    """``tests/torch_reference.py``, when torch is importable."""
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location(
-        "torch_reference", Path(__file__).with_name("torch_reference.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 VARIANTS = {

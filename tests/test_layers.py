@@ -9,7 +9,6 @@ dropout.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from layer_kinds import KINDS, make
 
 import rnn
 
@@ -25,17 +25,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LAYER_FILES = ["rnn.npz", "gru.npz", "lstm.npz"]
 TOLERANCE = {np.dtype(np.float64): {"atol": 1e-12, "rtol": 0.0}}
 TOLERANCE[np.dtype(np.float32)] = {"atol": 1e-5, "rtol": 1e-5}
-KINDS = ["rnn_tanh", "rnn_relu", "gru", "lstm", "lstm_proj"]
-
-
-def make(kind: str, input_size: int, hidden_size: int, **kwargs: Any) -> Any:
-    """A layer of `kind`; ``lstm_proj`` projects to ``hidden_size // 2`` (hidden_size >= 2)."""
-    if kind.startswith("rnn_"):
-        return rnn.RNN(input_size, hidden_size, nonlinearity=kind[4:], **kwargs)
-    if kind == "gru":
-        return rnn.GRU(input_size, hidden_size, **kwargs)
-    proj = hidden_size // 2 if kind == "lstm_proj" else 0
-    return rnn.LSTM(input_size, hidden_size, proj_size=proj, **kwargs)
 
 
 def run(model: Any, x: Any, states: tuple[Any, ...] | None = None, **kwargs: Any) -> Any:
@@ -132,20 +121,6 @@ def test_fixtures_cover_every_pair_of_axis_values() -> None:
 
 
 # --- live parity with torch --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def reference() -> ModuleType:
-    """``tests/torch_reference.py``, when torch is importable."""
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location(
-        "torch_reference", Path(__file__).with_name("torch_reference.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 VARIANTS = {

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import layer_kinds
 import numpy as np
 import pytest
+from layer_kinds import KINDS
 
 import rnn
 
-KINDS = ["rnn_tanh", "rnn_relu", "gru", "lstm", "lstm_proj"]
 CELL_KINDS = ["rnn_tanh", "rnn_relu", "gru", "lstm"]  # the cells have no projection
 EXACT = {"rtol": 0.0, "atol": 1e-13}  # float64, same sums in a different batch grouping
 
 
 def make(kind: str, input_size: int, hidden_size: int, **kwargs: Any) -> Any:
-    """A float64 layer of `kind`; ``lstm_proj`` projects to ``hidden_size // 2``."""
-    kwargs.setdefault("dtype", np.float64)
-    if kind.startswith("rnn_"):
-        return rnn.RNN(input_size, hidden_size, nonlinearity=kind[4:], **kwargs)
-    if kind == "gru":
-        return rnn.GRU(input_size, hidden_size, **kwargs)
-    proj = hidden_size // 2 if kind == "lstm_proj" else 0
-    return rnn.LSTM(input_size, hidden_size, proj_size=proj, **kwargs)
+    """A float64 layer of `kind` (see `layer_kinds.make`)."""
+    return layer_kinds.make(kind, input_size, hidden_size, **({"dtype": np.float64} | kwargs))
 
 
 def make_cell(kind: str, input_size: int, hidden_size: int, **kwargs: Any) -> Any:
