@@ -104,7 +104,49 @@ def clip_grad_norm(grads: Mapping[str, Any], max_norm: float) -> tuple[dict[str,
     return clipped, total
 
 
-class SGD:
+class Optimizer:
+    """What `SGD` and `Adam` share: the model, weight decay, and one `step` over parameters.
+
+    A subclass defines ``_update(name, p, g)``, the new value of parameter ``p`` given its
+    gradient ``g`` (weight decay already added), and may define ``_begin_step()``.
+    """
+
+    model: Parametrised
+    weight_decay: float
+
+    def step(self, grads: Mapping[str, Any]) -> None:
+        """Update every parameter of the model once.
+
+        Parameters
+        ----------
+        grads : mapping of str to ndarray
+            One gradient per parameter, keyed as in ``model.state_dict()``; entries named
+            in `NON_PARAMETERS` are ignored.
+
+        Raises
+        ------
+        ValueError
+            If a parameter's gradient is missing, or a key is neither a parameter nor in
+            `NON_PARAMETERS`.
+        """
+        params = self.model.state_dict()
+        grads_ = _parameter_grads(grads, list(params))
+        self._begin_step()
+        for name, p in params.items():
+            g = grads_[name]
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            params[name] = self._update(name, p, g)
+        self.model.load_state_dict(params)
+
+    def _begin_step(self) -> None:
+        """Called once at the start of each `step`."""
+
+    def _update(self, name: str, p: Array, g: Array) -> Array:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
     r"""Stochastic gradient descent with momentum and weight decay, as ``torch.optim.SGD``.
 
     For each parameter $p$ with gradient $g$, at step $t$:
@@ -154,37 +196,14 @@ class SGD:
         self.state: dict[str, Array] = {}
         """Momentum buffer $b$ of each parameter, after the first step."""
 
-    def step(self, grads: Mapping[str, Any]) -> None:
-        """Update every parameter of the model once.
-
-        Parameters
-        ----------
-        grads : mapping of str to ndarray
-            One gradient per parameter, keyed as in ``model.state_dict()``; entries named
-            in `NON_PARAMETERS` are ignored.
-
-        Raises
-        ------
-        ValueError
-            If a parameter's gradient is missing, or a key is neither a parameter nor in
-            `NON_PARAMETERS`.
-        """
-        params = self.model.state_dict()
-        grads_ = _parameter_grads(grads, list(params))
-        for name, p in params.items():
-            g = grads_[name]
-            if self.weight_decay:
-                g = g + self.weight_decay * p
-            if self.momentum:
-                buf = self.state.get(name)
-                buf = g.copy() if buf is None else self.momentum * buf + g
-                self.state[name] = buf
-                g = buf
-            params[name] = p - self.lr * g
-        self.model.load_state_dict(params)
+    def _update(self, name: str, p: Array, g: Array) -> Array:
+        if self.momentum:
+            buf = self.state.get(name)
+            g = self.state[name] = g.copy() if buf is None else self.momentum * buf + g
+        return p - self.lr * g
 
 
-class Adam:
+class Adam(Optimizer):
     r"""Adam, as ``torch.optim.Adam`` (``amsgrad=False``).
 
     For each parameter $p$ with gradient $g$, at step $t = 1, 2, \dots$:
@@ -246,34 +265,15 @@ class Adam:
         self.state: dict[str, tuple[Array, Array]] = {}
         """$(m, v)$ of each parameter, after the first step."""
 
-    def step(self, grads: Mapping[str, Any]) -> None:
-        """Update every parameter of the model once.
-
-        Parameters
-        ----------
-        grads : mapping of str to ndarray
-            One gradient per parameter, keyed as in ``model.state_dict()``; entries named
-            in `NON_PARAMETERS` are ignored.
-
-        Raises
-        ------
-        ValueError
-            If a parameter's gradient is missing, or a key is neither a parameter nor in
-            `NON_PARAMETERS`.
-        """
-        params = self.model.state_dict()
-        grads_ = _parameter_grads(grads, list(params))
-        beta1, beta2 = self.betas
+    def _begin_step(self) -> None:
         self.steps += 1
+
+    def _update(self, name: str, p: Array, g: Array) -> Array:
+        beta1, beta2 = self.betas
         step_size = self.lr / (1 - beta1**self.steps)
         root_correction = math.sqrt(1 - beta2**self.steps)
-        for name, p in params.items():
-            g = grads_[name]
-            if self.weight_decay:
-                g = g + self.weight_decay * p
-            m, v = self.state.get(name, (np.zeros_like(p), np.zeros_like(p)))
-            m = beta1 * m + (1 - beta1) * g
-            v = beta2 * v + (1 - beta2) * g * g
-            self.state[name] = (m, v)
-            params[name] = p - step_size * m / (np.sqrt(v) / root_correction + self.eps)
-        self.model.load_state_dict(params)
+        m, v = self.state.get(name, (np.zeros_like(p), np.zeros_like(p)))
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        self.state[name] = (m, v)
+        return p - step_size * m / (np.sqrt(v) / root_correction + self.eps)
