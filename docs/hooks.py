@@ -31,6 +31,7 @@ from typing import Any
 log = logging.getLogger("mkdocs.hooks.rnn_docs")
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = str(ROOT / "docs" / "examples")
 
 NUMPY_PRINT_DEFAULTS: dict[str, Any] = {
     "edgeitems": 3,
@@ -54,7 +55,13 @@ EXEC_MODULE_PATTERN = r"_code_block_"
 
 
 def pin_global_state() -> None:
-    """Reset numpy, matplotlib and warnings state, then apply the docs' settings."""
+    """Reset numpy, matplotlib and warnings state, then apply the docs' settings.
+
+    Also puts ``docs/examples`` on ``sys.path``, so pages can import its shared helpers
+    (``figures``); mkdocs restores ``sys.path`` after loading this module, hence here.
+    """
+    if EXAMPLES not in sys.path:
+        sys.path.insert(0, EXAMPLES)
     import numpy as np
 
     np.set_printoptions(**NUMPY_PRINT_DEFAULTS)

@@ -1,11 +1,7 @@
 """Draw a padded batch (time x batch): valid and padded positions, both directions, h_n."""
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from figures import svg
 
 lengths = [5, 2, 4]
 L, N = max(lengths), len(lengths)
@@ -79,7 +75,4 @@ ax.set_xlim(-2.6, L + 0.1)
 ax.set_ylim(-0.1, N + 0.5)
 ax.set_aspect("equal")
 ax.axis("off")
-buffer = io.StringIO()
-fig.savefig(buffer, format="svg", bbox_inches="tight")
-plt.close(fig)
-print(buffer.getvalue())
+print(svg(fig))
