@@ -1,0 +1,751 @@
+"""Speed benchmark of `rnn` against PyTorch, onnxruntime, the original sketch and a matmul bound.
+
+Run ``python benchmarks/run.py`` (``make bench``); ``--help`` lists the options and
+benchmarks/README.md explains what is measured and how results.json is laid out.
+
+Every comparison runs in one process, one thread per library, and is interleaved: each
+round times every implementation once, in an order rotated from round to round, and
+the reported figures are medians over rounds, of the times and of the per-round
+ratios ``rnn / other``. Every implementation's output is checked against `rnn`'s
+before anything is timed. ``--threads 2`` instead gives each library its own worker
+process with two threads (medium size only) and interleaves rounds across the workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import dataclasses
+import gc
+import json
+import math
+import os
+import platform
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import threadpoolctl
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # `python benchmarks/run.py` from anywhere
+
+import baselines  # noqa: E402
+
+import rnn  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Size:
+    steps: int  # L
+    batch: int  # N
+    input_size: int  # H_in
+    hidden_size: int  # H
+    num_layers: int
+    bidirectional: bool = False
+
+    @property
+    def layer_directions(self) -> int:
+        return self.num_layers * (2 if self.bidirectional else 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "L": self.steps,
+            "N": self.batch,
+            "H_in": self.input_size,
+            "H": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+        }
+
+
+SIZES = {
+    "tiny": Size(50, 1, 8, 16, 1),
+    "small": Size(100, 32, 64, 128, 1),
+    "small-bi": Size(100, 32, 64, 128, 2, True),
+    "medium": Size(200, 64, 256, 512, 2),
+    "large": Size(100, 256, 1024, 1024, 1),
+}
+MODELS = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
+DTYPES = {"float32": np.float32, "float64": np.float64}
+TOLERANCE = {"float32": 1e-4, "float64": 1e-10}  # max |difference| allowed before timing
+SECTIONS = ("forward", "memory", "train", "lengths")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long to measure: per comparison, rounds until `budget` seconds, within limits."""
+
+    budget: float  # seconds of timing per comparison, aimed at
+    min_rounds: int
+    max_rounds: int
+    heavy_rounds: int  # rounds when one round takes longer than `heavy` seconds
+    heavy: float
+    target: float  # each measurement repeats a call until it lasts about this long
+
+
+FULL = Settings(budget=2.5, min_rounds=5, max_rounds=40, heavy_rounds=3, heavy=4.0, target=0.01)
+QUICK = Settings(budget=0.3, min_rounds=3, max_rounds=10, heavy_rounds=2, heavy=2.0, target=0.003)
+
+
+def sig(x: float, digits: int = 4) -> float:
+    """`x` rounded to `digits` significant digits, for a readable results.json."""
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+# -- timing -------------------------------------------------------------------------------
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (fresh memory touched for the first time)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+class Local:
+    """Times a callable in this process, and counts the page faults its calls cause."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.faults: list[float] = []
+
+    def time(self, number: int) -> float:
+        fn = self.fn
+        gc.disable()
+        try:
+            faults = minor_faults()
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            elapsed = (time.perf_counter() - start) / number
+            self.faults.append((minor_faults() - faults) / number)
+            return elapsed
+        finally:
+            gc.enable()
+
+
+class Remote:
+    """Times an implementation running in a worker process (``--worker``)."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.faults: list[float] = []  # page faults happen in the worker: not counted
+        cmd = [sys.executable, str(Path(__file__).resolve()), *args]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.ready = json.loads(self._read())
+
+    def _read(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.proc.args} exited with {self.proc.wait()}")
+        return line
+
+    def time(self, number: int) -> float:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{number}\n")
+        self.proc.stdin.flush()
+        return float(self._read())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def interleave(
+    timers: dict[str, Any], first: dict[str, float], settings: Settings
+) -> dict[str, Any]:
+    """Time every implementation round-robin; medians of times and of per-round ratios.
+
+    Parameters
+    ----------
+    timers : dict of name to Local or Remote
+        The first one is `rnn`, the numerator of every ratio.
+    first : dict of name to float
+        Seconds the validating (first) call took, a guess at the cost of one call.
+    """
+    estimate = {}
+    for name, timer in timers.items():
+        estimate[name] = first[name] if first[name] > 0.05 else timer.time(1)
+    number = {n: max(1, math.ceil(settings.target / t)) for n, t in estimate.items()}
+    round_time = sum(number[n] * estimate[n] for n in timers)
+    if round_time > settings.heavy:
+        rounds = settings.heavy_rounds
+    else:
+        rounds = int(settings.budget / round_time)
+        rounds = min(settings.max_rounds, max(settings.min_rounds, rounds))
+    names = list(timers)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(timers[name].time(number[name]))
+        gc.collect()
+    ref = names[0]
+    faults = {n: sig(statistics.median(t.faults), 3) for n, t in timers.items() if t.faults}
+    return {
+        "page_faults_per_call": faults,
+        "rounds": rounds,
+        "number": number,
+        "median_s": {n: sig(statistics.median(t)) for n, t in times.items()},
+        "ratio": {
+            n: sig(statistics.median(a / b for a, b in zip(times[ref], times[n])), 3)
+            for n in names[1:]
+        },
+    }
+
+
+def max_diff(got: Any, want: Any) -> float:
+    """Largest absolute difference between two outputs (arrays, tuples or dicts of arrays)."""
+    if isinstance(want, dict):
+        return max(max_diff(got[k], want[k]) for k in want)
+    if isinstance(want, tuple):
+        return max(max_diff(g, w) for g, w in zip(got, want))
+    return float(np.max(np.abs(np.asarray(got, np.float64) - want), initial=0.0))
+
+
+def validated(
+    candidates: dict[str, Callable[[], Callable[[], Any]]],
+    reference: Any,
+    tolerance: float,
+    scale: float = 1.0,
+    unchecked: tuple[str, ...] = ("bound",),
+) -> tuple[dict[str, Callable[[], Any]], dict[str, float], dict[str, float], dict[str, str]]:
+    """Build each candidate, run it once and compare with `reference`.
+
+    A candidate whose builder or first call raises is skipped (e.g. onnxruntime has no
+    float64 RNN kernels); one whose output differs by more than ``tolerance * scale``
+    stops the benchmark, since timing a wrong answer means nothing. Candidates named in
+    `unchecked` are not compared (the matmul bound computes no output).
+
+    Returns
+    -------
+    fns, first_seconds, diffs, skipped
+    """
+    fns, first, diffs, skipped = {}, {}, {}, {}
+    for name, build in candidates.items():
+        try:
+            fn = build()
+            start = time.perf_counter()
+            out = fn()
+            first[name] = time.perf_counter() - start
+        except Exception as error:  # any failure means "not available"
+            skipped[name] = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+            continue
+        if name not in unchecked:
+            diffs[name] = sig(max_diff(out, reference), 3)
+            if diffs[name] > tolerance * scale:
+                raise AssertionError(f"{name} differs from rnn by {diffs[name]:.3g}")
+        fns[name] = fn
+    return fns, first, diffs, skipped
+
+
+# -- the cases ------------------------------------------------------------------------------
+
+
+def make_model(model: str, size: Size, dtype: str) -> tuple[Any, np.ndarray]:
+    """The `rnn` model (seed 0, eval mode) and an input (seed 0) for one case."""
+    layer = getattr(rnn, MODELS[model])(
+        size.input_size,
+        size.hidden_size,
+        size.num_layers,
+        bidirectional=size.bidirectional,
+        dtype=DTYPES[dtype],
+        seed=0,
+    )
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((size.steps, size.batch, size.input_size)).astype(DTYPES[dtype])
+    return layer.eval(), x
+
+
+def h_n_of(final: Any) -> np.ndarray:
+    return final[0] if isinstance(final, tuple) else final  # type: ignore[no-any-return]
+
+
+def rnn_forward(model: Any, x: np.ndarray, **kwargs: Any) -> Callable[[], Any]:
+    def run() -> tuple[np.ndarray, np.ndarray]:
+        out, final = model(x, **kwargs)
+        return out, h_n_of(final)
+
+    return run
+
+
+def forward_candidates(model: Any, x: np.ndarray, threads: int = 1) -> dict[str, Callable[[], Any]]:
+    """Builders of every forward implementation, `rnn` first."""
+    candidates: dict[str, Callable[[], Any]] = {
+        "rnn": lambda: rnn_forward(model, x),
+        "torch": lambda: baselines.torch_forward(model, x),
+        "onnxruntime": lambda: baselines.onnx_forward(model, x, threads),
+        "bound": lambda: baselines.matmul_bound(model, x),
+    }
+    if baselines.kind(model) == "RNN":
+        candidates["sketch"] = lambda: baselines.sketch(model, x)
+    return candidates
+
+
+def forward_case(model_name: str, size_name: str, dtype: str, settings: Settings) -> dict[str, Any]:
+    size = SIZES[size_name]
+    model, x = make_model(model_name, size, dtype)
+    reference = rnn_forward(model, x)()
+    fns, first, diffs, skipped = validated(
+        forward_candidates(model, x), reference, TOLERANCE[dtype]
+    )
+    result = interleave({n: Local(f) for n, f in fns.items()}, first, settings)
+    steps = size.steps * size.layer_directions
+    result["us_per_step"] = {n: sig(t / steps * 1e6, 3) for n, t in result["median_s"].items()}
+    return result | {"max_abs_diff": diffs, "skipped": skipped}
+
+
+def memory_case(model_name: str, size_name: str, dtype: str) -> dict[str, Any]:
+    """Peak bytes traced during one eval-mode forward, against the output's bytes."""
+    model, x = make_model(model_name, SIZES[size_name], dtype)
+    model(x)  # prepared weights are cached by the first call: not part of the peak
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        output, final = model(x)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    states = sum(f.nbytes for f in (final if isinstance(final, tuple) else (final,)))
+    return {
+        "peak_bytes": peak,
+        "output_bytes": output.nbytes,
+        "final_state_bytes": states,
+        "ratio": sig(peak / output.nbytes, 3),
+    }
+
+
+def train_case(model_name: str, size_name: str, settings: Settings) -> dict[str, Any]:
+    """Training-mode forward + backward: `rnn` against torch autograd, same loss."""
+    model, x = make_model(model_name, SIZES[size_name], "float32")
+    grads = baselines.loss_weights(model, x)
+    try:
+        torch_step = baselines.torch_train_step(model, x, grads)
+    except ImportError as error:
+        return {"skipped": {"torch": str(error)}}
+    start = time.perf_counter()
+    reference = torch_step()  # torch's gradients are the reference, this call its first
+    torch_first = time.perf_counter() - start
+    scale = max(float(np.max(np.abs(g))) for g in reference.values())
+    candidates = {"rnn": lambda: baselines.rnn_train_step(model, x, grads)}
+    fns, first, diffs, skipped = validated(candidates, reference, TOLERANCE["float32"], scale)
+    fns["torch"], first["torch"] = torch_step, torch_first
+    settings = dataclasses.replace(settings, heavy_rounds=min(2, settings.heavy_rounds))
+    result = interleave({n: Local(f) for n, f in fns.items()}, first, settings)
+    return result | {"max_abs_diff": diffs, "gradient_scale": sig(scale, 3), "skipped": skipped}
+
+
+def lengths_case(model_name: str, size_name: str, settings: Settings) -> dict[str, Any]:
+    """Random lengths in [L/2, L]: `rnn` with them, without them, and torch packed."""
+    size = SIZES[size_name]
+    model, x = make_model(model_name, size, "float32")
+    lengths = np.random.default_rng(2).integers(size.steps // 2, size.steps + 1, size.batch)
+    reference = rnn_forward(model, x, lengths=lengths)()
+    candidates = {
+        "rnn": lambda: rnn_forward(model, x, lengths=lengths),
+        "rnn_no_lengths": lambda: rnn_forward(model, x),
+        "torch_packed": lambda: baselines.torch_packed(model, x, lengths),
+    }
+    fns, first, diffs, skipped = validated(
+        candidates, reference, TOLERANCE["float32"], unchecked=("rnn_no_lengths",)
+    )
+    result = interleave({n: Local(f) for n, f in fns.items()}, first, settings)
+    useful = float(lengths.sum()) / (size.steps * size.batch)
+    return result | {"max_abs_diff": diffs, "valid_fraction": sig(useful, 3), "skipped": skipped}
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+
+def machine_facts() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {"numpy": np.__version__, "rnn": getattr(rnn, "__version__", "n/a")}
+    for module in ("torch", "onnx", "onnxruntime", "threadpoolctl"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            versions[module] = None
+    return {
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "threadpool_info": threadpoolctl.threadpool_info(),
+    }
+
+
+def cell(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return f"{value * 1e3:.3f}" if value < 0.01 else f"{value * 1e3:.1f}"
+    return f"{value:.2f}"
+
+
+def print_row(columns: list[tuple[str, int]], values: list[str], header: bool = False) -> None:
+    cells = [v.rjust(w) if i else v.ljust(w) for i, (v, (_, w)) in enumerate(zip(values, columns))]
+    line = "  ".join(cells)
+    print(line, flush=True)
+    if header:
+        print("-" * len(line), flush=True)
+
+
+FORWARD_COLUMNS = [
+    ("case", 24),
+    ("rounds", 6),
+    ("rnn ms", 9),
+    ("torch ms", 9),
+    ("ort ms", 9),
+    ("bound ms", 9),
+    ("sketch ms", 9),
+    ("rnn/torch", 9),
+    ("rnn/ort", 8),
+    ("rnn/bound", 9),
+    ("rnn/sketch", 10),
+    ("us/step", 8),
+]
+
+
+def forward_row(label: str, r: dict[str, Any]) -> list[str]:
+    med, ratio = r["median_s"], r["ratio"]
+    impls = ("rnn", "torch", "onnxruntime", "bound", "sketch")
+    return [
+        label,
+        str(r["rounds"]),
+        *(cell(med.get(n), "ms") for n in impls),
+        *(cell(ratio.get(n)) for n in impls[1:]),
+        f"{r['us_per_step']['rnn']:.1f}",
+    ]
+
+
+# -- the runs ---------------------------------------------------------------------------------
+
+
+def grid(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(size, dtype) pairs of the forward comparison."""
+    pairs = []
+    for size in args.sizes:
+        for dtype in args.dtypes:
+            if size == "large" and dtype == "float64" and not args.large_float64:
+                continue  # ~30 s per call per implementation on a small machine
+            pairs.append((size, dtype))
+    return pairs
+
+
+def run_single(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {"settings": vars(settings) | {"threads": 1}}
+    if "forward" in args.sections:
+        print("\n## forward, eval mode (medians; ratios are medians of per-round ratios)")
+        print_row(FORWARD_COLUMNS, [c for c, _ in FORWARD_COLUMNS], header=True)
+        rows = []
+        for size, dtype in grid(args):
+            for model in args.only:
+                r = forward_case(model, size, dtype, settings)
+                print_row(FORWARD_COLUMNS, forward_row(f"{size} {dtype} {model}", r))
+                rows.append({"size": size, "dtype": dtype, "model": model} | r)
+        out["forward"] = rows
+    if "memory" in args.sections:
+        print("\n## peak memory of one eval-mode forward (tracemalloc), float32")
+        columns = [("case", 24), ("peak MB", 9), ("output MB", 9), ("peak/output", 11)]
+        print_row(columns, [c for c, _ in columns], header=True)
+        rows = []
+        for size in args.sizes:
+            for model in args.only:
+                r = memory_case(model, size, "float32")
+                mb = [f"{r[k] / 1e6:.3f}" for k in ("peak_bytes", "output_bytes")]
+                print_row(columns, [f"{size} {model}", *mb, f"{r['ratio']:.2f}"])
+                rows.append({"size": size, "dtype": "float32", "model": model} | r)
+        out["memory"] = rows
+    if "train" in args.sections:
+        print("\n## training step: forward + backward, float32 (rnn vs torch autograd)")
+        columns = [("case", 24), ("rounds", 6), ("rnn ms", 9), ("torch ms", 9), ("rnn/torch", 9)]
+        print_row(columns, [c for c, _ in columns], header=True)
+        rows = []
+        for size in args.sizes:
+            for model in args.only:
+                r = train_case(model, size, settings)
+                rows.append({"size": size, "dtype": "float32", "model": model} | r)
+                if "median_s" not in r:
+                    print(f"{size} {model}: skipped, {r['skipped']}")
+                    continue
+                med = r["median_s"]
+                print_row(
+                    columns,
+                    [
+                        f"{size} {model}",
+                        str(r["rounds"]),
+                        cell(med["rnn"], "ms"),
+                        cell(med.get("torch"), "ms"),
+                        cell(r["ratio"].get("torch")),
+                    ],
+                )
+        out["train"] = rows
+    if "lengths" in args.sections:
+        print("\n## random lengths in [L/2, L], float32 (rnn with lengths vs without, vs torch)")
+        columns = [
+            ("case", 24),
+            ("rounds", 6),
+            ("rnn ms", 9),
+            ("no-len ms", 9),
+            ("packed ms", 9),
+            ("valid", 6),
+            ("rnn/no-len", 10),
+            ("rnn/packed", 10),
+        ]
+        print_row(columns, [c for c, _ in columns], header=True)
+        rows = []
+        for size in args.sizes:
+            if size == "large" and not args.large_lengths:
+                continue
+            for model in args.only:
+                r = lengths_case(model, size, settings)
+                med, ratio = r["median_s"], r["ratio"]
+                print_row(
+                    columns,
+                    [
+                        f"{size} {model}",
+                        str(r["rounds"]),
+                        cell(med["rnn"], "ms"),
+                        cell(med.get("rnn_no_lengths"), "ms"),
+                        cell(med.get("torch_packed"), "ms"),
+                        f"{r['valid_fraction']:.2f}",
+                        cell(ratio.get("rnn_no_lengths")),
+                        cell(ratio.get("torch_packed")),
+                    ],
+                )
+                rows.append({"size": size, "dtype": "float32", "model": model} | r)
+        out["lengths"] = rows
+    return out
+
+
+def run_threads(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Each library in its own worker process with `args.threads` threads; medium size."""
+    size, dtype = "medium", "float32"
+    print(f"\n## forward, {size} {dtype}, {args.threads} threads, one worker process per library")
+    print_row(FORWARD_COLUMNS, [c for c, _ in FORWARD_COLUMNS], header=True)
+    rows = []
+    for model in args.only:
+        impls = ["rnn", "torch", "onnxruntime", "bound"] + (["sketch"] if model == "rnn" else [])
+        timers, first, diffs, skipped = {}, {}, {}, {}
+        for impl in impls:
+            worker = Remote(
+                [
+                    "--worker",
+                    impl,
+                    "--only",
+                    model,
+                    "--sizes",
+                    size,
+                    "--dtypes",
+                    dtype,
+                    "--threads",
+                    str(args.threads),
+                ]
+            )
+            if "skipped" in worker.ready:
+                skipped[impl] = worker.ready["skipped"]
+                worker.close()
+                continue
+            timers[impl], first[impl] = worker, worker.ready["first"]
+            if "diff" in worker.ready:
+                diffs[impl] = worker.ready["diff"]
+        try:
+            r = interleave(timers, first, settings)
+        finally:
+            for worker in timers.values():
+                worker.close()
+        steps = SIZES[size].steps * SIZES[size].layer_directions
+        r["us_per_step"] = {n: sig(t / steps * 1e6, 3) for n, t in r["median_s"].items()}
+        r |= {"max_abs_diff": diffs, "skipped": skipped}
+        print_row(FORWARD_COLUMNS, forward_row(f"{size} {dtype} {model}", r))
+        rows.append({"size": size, "dtype": dtype, "model": model} | r)
+    return {"settings": vars(settings) | {"threads": args.threads}, "forward": rows}
+
+
+def worker(args: argparse.Namespace) -> None:
+    """``--worker IMPL``: build and validate one implementation, then time it on request.
+
+    Prints one JSON line when ready, then reads a count per line from stdin and answers
+    with the seconds per call of that many calls.
+    """
+    if args.worker == "torch":
+        import_optional("torch")
+    model, x = make_model(args.only[0], SIZES[args.sizes[0]], args.dtypes[0])
+    reference = rnn_forward(model, x)()
+    candidates = forward_candidates(model, x, args.threads)
+    with LimitThreads(args.threads):
+        fns, first, diffs, skipped = validated(
+            {args.worker: candidates[args.worker]}, reference, TOLERANCE[args.dtypes[0]]
+        )
+        if skipped:
+            print(json.dumps({"skipped": skipped[args.worker]}), flush=True)
+            return
+        ready: dict[str, Any] = {"first": first[args.worker]}
+        if args.worker in diffs:
+            ready["diff"] = diffs[args.worker]
+        print(json.dumps(ready), flush=True)
+        timer = Local(fns[args.worker])
+        for line in sys.stdin:
+            print(repr(timer.time(int(line))), flush=True)
+
+
+class LimitThreads:
+    """`threads` threads for numpy's BLAS, OpenMP and torch, while inside.
+
+    threadpoolctl only reaches libraries already loaded, so import torch (if it is to be
+    used) before entering.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def __enter__(self) -> LimitThreads:
+        self.limits = threadpoolctl.threadpool_limits(self.threads)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            self.torch_threads = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.limits.restore_original_limits()
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(self.torch_threads)
+
+
+def import_optional(*modules: str) -> None:
+    """Import what is installed, so that thread limits and `machine_facts` see it."""
+    for module in modules:
+        with contextlib.suppress(ImportError):
+            __import__(module)
+
+
+def profile(args: argparse.Namespace) -> None:
+    """cProfile of `rnn`'s eval-mode forward at each size asked for; top functions by self time."""
+    for size in args.sizes:
+        for model_name in args.only:
+            model, x = make_model(model_name, SIZES[size], args.dtypes[0])
+            model(x)
+            calls = max(1, int(0.5 / Local(lambda: model(x)).time(1)))  # noqa: B023
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(calls):
+                model(x)
+            profiler.disable()
+            print(f"\n## cProfile: {size} {args.dtypes[0]} {model_name}, {calls} calls")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(14)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+
+    def names(choices: Any) -> Callable[[str], list[str]]:
+        def split(text: str) -> list[str]:
+            chosen = [s.strip() for s in text.split(",") if s.strip()]
+            unknown = [s for s in chosen if s not in choices]
+            if unknown:
+                raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {list(choices)}")
+            return chosen
+
+        return split
+
+    parser.add_argument(
+        "--quick", action="store_true", help="few rounds, sizes up to small-bi (~1 min)"
+    )
+    parser.add_argument("--only", type=names(MODELS), default=list(MODELS), help="e.g. rnn,gru")
+    parser.add_argument("--sizes", type=names(SIZES), default=None, help="e.g. tiny,small")
+    parser.add_argument("--dtypes", type=names(DTYPES), default=list(DTYPES))
+    parser.add_argument("--sections", type=names(SECTIONS), default=list(SECTIONS))
+    parser.add_argument("--threads", type=int, default=1, help="2: one process per library")
+    parser.add_argument("--large-float64", action="store_true", help="also time large float64")
+    parser.add_argument("--large-lengths", action="store_true", help="also lengths at large")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="results file to update (default: benchmarks/results.json; none with --quick)",
+    )
+    parser.add_argument("--no-output", action="store_true", help="print only")
+    parser.add_argument("--profile", action="store_true", help="cProfile rnn's forward instead")
+    parser.add_argument("--worker", choices=["rnn", "torch", "onnxruntime", "bound", "sketch"])
+    args = parser.parse_args(argv)
+    if args.sizes is None:
+        quick_sizes = ["tiny", "small", "small-bi"]
+        args.sizes = quick_sizes if args.quick else list(SIZES)
+        if args.threads > 1:
+            args.sizes = ["medium"]
+    if args.output is None and not args.quick:
+        args.output = HERE / "results.json"
+    if args.no_output:
+        args.output = None
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    if args.worker:
+        worker(args)
+        return
+    settings = QUICK if args.quick else FULL
+    if args.profile:
+        with LimitThreads(1):
+            profile(args)
+        return
+    start = time.time()
+    load = os.getloadavg()
+    import_optional("torch", "onnx", "onnxruntime")
+    with LimitThreads(1):
+        facts = machine_facts()
+        print(f"{facts['cpu_model']}, {facts['cpu_count']} cpus, load {load[0]:.2f}")
+        for lib in facts["threadpool_info"]:
+            print(
+                f"  {lib['internal_api']} {lib.get('version')} {lib.get('architecture', '')}"
+                f" threads={lib['num_threads']}  {Path(lib['filepath']).name}"
+            )
+        print(f"  OPENBLAS_CORETYPE={facts['OPENBLAS_CORETYPE']!r}", flush=True)
+        if args.threads == 1:
+            results = run_single(args, settings)
+    if args.threads > 1:
+        results = run_threads(args, settings)
+    elapsed = time.time() - start
+    results["run"] = {
+        "argv": sys.argv[1:],
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(elapsed, 1),
+        "loadavg_before": [round(v, 2) for v in load],
+        "loadavg_after": [round(v, 2) for v in os.getloadavg()],
+    }
+    print(f"\n{elapsed:.0f} s")
+    if args.output is not None:
+        recorded = json.loads(args.output.read_text()) if args.output.exists() else {}
+        recorded["machine"] = facts
+        recorded[f"threads_{args.threads}"] = results
+        args.output.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
+        print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
