@@ -9,6 +9,7 @@ and only translate their callers' shapes to these and back.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -57,6 +58,7 @@ class Module:
         }
         self._weights: list[LayerWeights] | None = None
         self._tape: recurrence.Tape | None = None
+        self._threads = threading.local()  # each thread's recurrence.Workspace
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self.__dict__.get("_params", {}):
@@ -160,8 +162,20 @@ class Module:
         return self
 
     def eval(self) -> Module:
-        """Set evaluation mode: no dropout, nothing recorded. Same as ``train(False)``."""
+        """Set evaluation mode: no dropout, nothing recorded. Same as ``train(False)``.
+
+        In evaluation mode the model keeps its scratch arrays (input projections, the
+        states of all layers but the last) between calls, one set per thread, so a call
+        allocates little more than the output it returns.
+        """
         return self.train(False)
+
+    def _workspace(self) -> recurrence.Workspace:
+        """This thread's scratch arrays for evaluation-mode passes."""
+        workspace = getattr(self._threads, "workspace", None)
+        if workspace is None:
+            workspace = self._threads.workspace = recurrence.Workspace()
+        return workspace
 
     def _prepared(self) -> list[LayerWeights]:
         if self._weights is None:
@@ -187,6 +201,7 @@ class Module:
             dropout=self.dropout if self.training else 0.0,
             rng=self._rng,
             keep=self.training,
+            workspace=None if self.training else self._workspace(),
         )
         self._tape = tape
         if order is not None:

@@ -91,6 +91,36 @@ class Schedule:
         return np.arange(self.steps)[:, None] >= self.lengths[None, :]
 
 
+class Workspace:
+    """Scratch arrays kept between evaluation-mode passes, one per role.
+
+    Layers run one after the other, so in evaluation mode they share one input
+    projection, one scratch array and (LSTM) one cell-state buffer, all kept from one
+    pass to the next: fresh memory, which the system hands out page by page, is then
+    touched only for the output. A workspace serves one thread at a time;
+    `rnn.module.Module` keeps one per thread.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, Array] = {}
+
+    def take(self, role: str, shape: tuple[int, ...], dtype: np.dtype) -> Array:
+        """An array of `shape` and `dtype` for `role`; its contents are garbage."""
+        array = self._arrays.get(role)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self._arrays[role] = np.empty(shape, dtype)
+        return array
+
+
+def _empty(
+    workspace: Workspace | None, role: str, shape: tuple[int, ...], dtype: np.dtype
+) -> Array:
+    """A fresh array, or the workspace's one for `role`."""
+    if workspace is None:
+        return np.empty(shape, dtype)
+    return workspace.take(role, shape, dtype)
+
+
 @dataclass
 class LayerTape:
     """What the backward pass needs from one layer's forward pass.
@@ -141,22 +171,34 @@ def _run_layer(
     initial: tuple[Array, ...],
     schedule: Schedule,
     keep: bool,
+    workspace: Workspace | None,
+    reuse: Array | None,
 ) -> tuple[Array, tuple[Array, ...], LayerTape]:
-    """Run one layer, every direction; see the module docstring for the layout."""
+    """Run one layer, every direction; see the module docstring for the layout.
+
+    With a `workspace`, the scratch arrays come from it. `reuse`, if given, becomes the
+    buffer of the emitted state ``h``: in evaluation mode a layer writes its states over
+    its own input, which nothing reads after the input projection.
+    """
     steps, batch = x.shape[:2]
     directions = len(weights.directions)
     gate_width = weights.w_ih_t.shape[1] // directions
     widths = [s.shape[-1] for s in initial]
+    dtype = x.dtype
     flat_x = x.reshape(steps * batch, x.shape[2])  # (L*N, H_in); explicit sizes allow N = 0
-    gates = np.dot(flat_x, weights.w_ih_t).reshape(steps, batch, weights.w_ih_t.shape[1])
+    flat_gates = _empty(workspace, "gates", (steps * batch, directions * gate_width), dtype)
+    np.dot(flat_x, weights.w_ih_t, out=flat_gates)
+    gates = flat_gates.reshape(steps, batch, directions * gate_width)
     if weights.b_x is not None:
         gates += weights.b_x
-    dtype = gates.dtype
-    states = tuple(np.empty((steps + 2, batch, directions * w), dtype) for w in widths)
+    shapes = [(steps + 2, batch, directions * w) for w in widths]
+    h_states = np.empty(shapes[0], dtype) if reuse is None else reuse
+    states = (h_states, *(_empty(workspace, "c", shape, dtype) for shape in shapes[1:]))
     proj = widths[0] if weights.directions[0].w_hr is not None else 0
     extra_width = cell.extra_width(gate_width // cell.gates, proj)
-    extra = np.empty((steps if keep else 1, batch, directions * extra_width), dtype)
-    work = np.empty((batch, gate_width), dtype)
+    extra_shape = (steps if keep else 1, batch, directions * extra_width)
+    extra = _empty(workspace, "extra", extra_shape, dtype)
+    work = _empty(workspace, "work", (batch, gate_width), dtype)
     for d, w in enumerate(weights.directions):
         cols = [slice(d * width, (d + 1) * width) for width in widths]
         start, prev_slots = (steps + 1, slice(2, steps + 2)) if d else (0, slice(0, steps))
@@ -208,6 +250,7 @@ def forward(
     dropout: float = 0.0,
     rng: np.random.Generator | None = None,
     keep: bool = False,
+    workspace: Workspace | None = None,
 ) -> tuple[Array, tuple[Array, ...], Tape | None]:
     """Run a stack of recurrent layers over a batch of sequences.
 
@@ -227,6 +270,8 @@ def forward(
         Draws the dropout masks; required when `dropout` > 0.
     keep : bool
         Record a `Tape` for the backward pass.
+    workspace : Workspace, optional
+        Where to take scratch arrays from (evaluation mode only: a `Tape` keeps its own).
 
     Returns
     -------
@@ -240,10 +285,14 @@ def forward(
     directions = len(weights[0].directions)
     tape = Tape(schedule) if keep else None
     finals: list[tuple[Array, ...]] = []
+    reuse = None
     for layer, w in enumerate(weights):
         rows = slice(layer * directions, (layer + 1) * directions)
         init = tuple(s[rows] for s in initial)
-        output, final, layer_tape = _run_layer(cell, w, x, init, schedule, keep)
+        scratch = None if keep else workspace
+        output, final, layer_tape = _run_layer(cell, w, x, init, schedule, keep, scratch, reuse)
+        if scratch is not None:
+            reuse = layer_tape.states[0]  # the next layer's states overwrite this output
         finals.append(final)
         if dropout and layer < len(weights) - 1:
             assert rng is not None
