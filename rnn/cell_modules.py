@@ -12,7 +12,6 @@ import numpy as np
 
 from rnn._types import Array
 from rnn._validation import (
-    as_real_array,
     check_flag,
     check_input,
     check_nonlinearity,
@@ -80,10 +79,7 @@ class Cell(Module):
         widths = self._layout.state_sizes
         d_final = []
         for name, g, width in zip(("grad_h", "grad_c"), grads, widths):
-            shape = (batch, width) if self._batched else (width,)
-            d = np.zeros(shape, self.dtype) if g is None else as_real_array(name, g, self.dtype)
-            if d.shape != shape:
-                raise ValueError(f"Expected {name} of shape {shape}, got {d.shape}")
+            d = self._gradient(name, g, (batch, width) if self._batched else (width,))
             d_final.append(d[None] if self._batched else d[None, None])
         d_output = np.zeros((1, batch, widths[0]), self.dtype)
         d_x, d_initial, named = self._backprop(d_output, tuple(d_final))

@@ -14,7 +14,6 @@ import numpy as np
 
 from rnn._types import Array
 from rnn._validation import (
-    as_real_array,
     check_dropout,
     check_flag,
     check_input,
@@ -158,21 +157,17 @@ class RecurrentLayer(Module):
             return output[:, 0]
         return output.swapaxes(0, 1) if self.batch_first else output
 
-    def _from_caller(self, name: str, value: Any, shape: tuple[int, ...]) -> Array:
-        """The inverse of `_to_caller`, checking `value` has the caller-side `shape`."""
-        if value is None:
-            return np.zeros(shape, self.dtype)
-        array = as_real_array(name, value, self.dtype)
-        if array.shape != shape:
-            raise ValueError(f"Expected {name} of shape {shape}, got {array.shape}")
-        return array
+    def _caller_shape(self, steps: int, batch: int, width: int) -> tuple[int, ...]:
+        """The shape `_to_caller` gives an array of canonical shape ``(steps, batch, width)``."""
+        if not self._batched:
+            return (steps, width)
+        return (batch, steps, width) if self.batch_first else (steps, batch, width)
 
     def _backward(self, grad_output: Any, grad_states: tuple[Any, ...]) -> dict[str, Array]:
         steps, batch = self._recorded().layers[0].x.shape[:2]
         out_width = self._layout.directions * self._layout.output_size
-        canonical = (steps, batch, out_width)
-        d_output = self._from_caller(
-            "grad_output", grad_output, self._to_caller(np.empty(canonical)).shape
+        d_output = self._gradient(
+            "grad_output", grad_output, self._caller_shape(steps, batch, out_width)
         )
         if not self._batched:
             d_output = d_output[:, None]
@@ -180,7 +175,7 @@ class RecurrentLayer(Module):
             d_output = d_output.swapaxes(0, 1)
         d_final = []
         for name, g, shape in zip(("grad_h_n", "grad_c_n"), grad_states, self._state_shapes(batch)):
-            d = self._from_caller(name, g, shape if self._batched else (shape[0], shape[2]))
+            d = self._gradient(name, g, shape if self._batched else (shape[0], shape[2]))
             d_final.append(d if self._batched else d[:, None])
         d_x, d_initial, grads = self._backprop(d_output, tuple(d_final))
         result = {"input": self._to_caller(d_x)}

@@ -188,8 +188,12 @@ class Module:
         """Forward on canonical shapes, in the caller's batch order; records a tape."""
         order = schedule.order
         if order is not None:
-            x = x[:, order]
-            initial = tuple(s[:, order] for s in initial)
+            # evaluation mode: the sorted copy is scratch (training: the record keeps it)
+            out = (
+                np.empty_like(x) if self.training else self._workspace().take("x", x.shape, x.dtype)
+            )
+            x = np.take(x, order, axis=1, out=out, mode="clip")  # clip: unbuffered, indices valid
+            initial = tuple(np.take(s, order, axis=1) for s in initial)
         elif self.training:
             x = x.copy()  # the record must not change if the caller's array does
         output, final, tape = recurrence.forward(
@@ -202,15 +206,25 @@ class Module:
             rng=self._rng,
             keep=self.training,
             workspace=None if self.training else self._workspace(),
+            copied=order is not None,
         )
         self._tape = tape
         if order is not None:
             inverse = np.argsort(order)
-            output = output[:, inverse]
-            final = tuple(s[:, inverse] for s in final)
+            output = np.take(output, inverse, axis=1)
+            final = tuple(np.take(s, inverse, axis=1) for s in final)
         elif tape is not None:
             output = output.copy()  # the tape's buffer stays the backward pass's own
         return output, final
+
+    def _gradient(self, name: str, value: Any, shape: tuple[int, ...]) -> Array:
+        """A gradient passed to ``backward``: `shape` exactly, the model's dtype; None is 0."""
+        if value is None:
+            return np.zeros(shape, self.dtype)
+        array = as_real_array(name, value, self.dtype)
+        if array.shape != shape:
+            raise ValueError(f"Expected {name} of shape {shape}, got {array.shape}")
+        return array
 
     def _recorded(self) -> recurrence.Tape:
         """The record of the last training-mode forward pass, not yet used by a backward."""
@@ -229,13 +243,13 @@ class Module:
         self._tape = None
         order = tape.schedule.order
         if order is not None:
-            d_output = d_output[:, order]
-            d_final = tuple(s[:, order] for s in d_final)
+            d_output = np.take(d_output, order, axis=1)
+            d_final = tuple(np.take(s, order, axis=1) for s in d_final)
         d_x, d_initial, grads = recurrence.backward(
             self._layout.cell, self._prepared(), tape, d_output, d_final
         )
         if order is not None:
             inverse = np.argsort(order)
-            d_x = d_x[:, inverse]
-            d_initial = tuple(s[:, inverse] for s in d_initial)
+            d_x = np.take(d_x, inverse, axis=1)
+            d_initial = tuple(np.take(s, inverse, axis=1) for s in d_initial)
         return d_x, d_initial, named_gradients(self._layout, grads)

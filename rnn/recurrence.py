@@ -66,6 +66,12 @@ class Schedule:
         return cls(steps, sizes.tolist(), ordered, None if identity else order)
 
     @property
+    def live(self) -> int:
+        """The number of steps with any row active: the longest length (steps after it are
+        padding in every sequence and are skipped)."""
+        return self.steps if self.lengths is None else int(self.lengths[0])
+
+    @property
     def full(self) -> bool:
         """True when every sequence has length L (no row ever sits out)."""
         return self.lengths is None
@@ -215,14 +221,15 @@ def _run_layer(
         ex_steps = _trim(ex if keep else [ex[0]] * steps, schedule)
         work_steps = _trim([work] * steps, schedule)
         step_args = list(zip(g, prev, new, work_steps, ex_steps))
-        for t in range(steps - 1, -1, -1) if d else range(steps):
+        live = schedule.live
+        for t in range(live - 1, -1, -1) if d else range(live):
             g_t, prev_t, new_t, work_t, extra_t = step_args[t]
             cell.forward(g_t, prev_t, new_t, w, work_t, extra_t)
     final = tuple(_final(state, schedule, directions) for state in states)
-    padding = schedule.padding()
-    if padding is not None:
-        for state in states:
-            state[1 : steps + 1][padding] = 0
+    for t, n in enumerate(schedule.sizes):
+        if n < batch:  # rows n: are padding at step t (the batch is sorted by length)
+            for state in states:
+                state[t + 1, n:] = 0
     tape = LayerTape(x, gates, states, extra, initial)
     return states[0][1 : steps + 1], final, tape
 
@@ -251,6 +258,7 @@ def forward(
     rng: np.random.Generator | None = None,
     keep: bool = False,
     workspace: Workspace | None = None,
+    copied: bool = False,
 ) -> tuple[Array, tuple[Array, ...], Tape | None]:
     """Run a stack of recurrent layers over a batch of sequences.
 
@@ -272,6 +280,9 @@ def forward(
         Record a `Tape` for the backward pass.
     workspace : Workspace, optional
         Where to take scratch arrays from (evaluation mode only: a `Tape` keeps its own).
+    copied : bool
+        The caller copies `output` before returning it (to restore the batch order), so
+        with a `workspace` the output may live there too.
 
     Returns
     -------
@@ -285,11 +296,14 @@ def forward(
     directions = len(weights[0].directions)
     tape = Tape(schedule) if keep else None
     finals: list[tuple[Array, ...]] = []
+    scratch = None if keep else workspace
     reuse = None
+    if scratch is not None and copied:
+        shape = (schedule.steps + 2, x.shape[1], directions * initial[0].shape[-1])
+        reuse = scratch.take("h", shape, x.dtype)
     for layer, w in enumerate(weights):
         rows = slice(layer * directions, (layer + 1) * directions)
         init = tuple(s[rows] for s in initial)
-        scratch = None if keep else workspace
         output, final, layer_tape = _run_layer(cell, w, x, init, schedule, keep, scratch, reuse)
         if scratch is not None:
             reuse = layer_tape.states[0]  # the next layer's states overwrite this output
@@ -375,7 +389,8 @@ def backward(
                 b_h=None if dw.b_h is None else np.zeros_like(dw.b_h),
                 w_hr=None if dw.w_hr is None else np.zeros_like(dw.w_hr),
             )
-            for t in range(steps) if d else range(steps - 1, -1, -1):
+            live = schedule.live
+            for t in range(live) if d else range(live - 1, -1, -1):
                 n = sizes[t]
                 carry[0][:n] += d_output[t, :n, h_cols]
                 new = tuple(
