@@ -13,27 +13,32 @@ import numpy as np
 from rnn._types import Array
 
 
-def check_size(name: str, value: Any) -> int:
-    """A positive int (bool excluded)."""
+def _integer(name: str, value: Any) -> int:
+    """An int (numpy's included, bool excluded)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
-    if int(value) <= 0:
-        raise ValueError(f"{name} must be greater than zero; got {value}")
     return int(value)
+
+
+def check_size(name: str, value: Any) -> int:
+    """A positive int (bool excluded)."""
+    size = _integer(name, value)
+    if size <= 0:
+        raise ValueError(f"{name} must be greater than zero; got {value}")
+    return size
 
 
 def check_proj_size(value: Any, hidden_size: int) -> int:
     """LSTM's ``proj_size``: an int in ``0 .. hidden_size - 1``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"proj_size must be an int; got {type(value).__name__} {value!r}")
-    if int(value) < 0:
+    size = _integer("proj_size", value)
+    if size < 0:
         raise ValueError(f"proj_size should be a positive integer or zero to disable; got {value}")
-    if int(value) >= hidden_size:
+    if size >= hidden_size:
         raise ValueError(
             f"proj_size has to be smaller than hidden_size; got proj_size={value}, "
             f"hidden_size={hidden_size}"
         )
-    return int(value)
+    return size
 
 
 def check_flag(name: str, value: Any) -> bool:

@@ -164,9 +164,10 @@ class Module:
     def eval(self) -> Module:
         """Set evaluation mode: no dropout, nothing recorded. Same as ``train(False)``.
 
-        In evaluation mode the model keeps its scratch arrays (input projections, the
-        states of all layers but the last) between calls, one set per thread, so a call
-        allocates little more than the output it returns.
+        In evaluation mode the model keeps its scratch arrays (one input projection shared
+        by the layers, scratch space, LSTM's cell state) between calls, one set per thread,
+        and each layer writes its states over its input, so a call allocates little more
+        than the output it returns.
         """
         return self.train(False)
 
