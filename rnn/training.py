@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TextIO, TypeVar
 import numpy as np
 
 from rnn._types import Array
+from rnn._validation import check_float, check_int
 from rnn.optim import clip_grad_norm
 
 T = TypeVar("T")
@@ -63,8 +64,7 @@ def chunks(sequence: Any, k: int, *, axis: int = 0) -> Iterator[Array]:
     >>> [piece.tolist() for piece in chunks(np.arange(7), 3)]
     [[0, 1, 2], [3, 4, 5], [6]]
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an int >= 1; got {k!r}")
+    k = check_int("k", k, minimum=1)
     array = np.asarray(sequence)
     steps = array.shape[axis]
     for start in range(0, steps, k):
@@ -95,6 +95,13 @@ def truncated_bptt(
     4. optionally `rnn.clip_grad_norm`, then ``optimizer.step(grads)``.
 
     With ``k >= L`` this is one step of full BPTT.
+
+    What carries from one chunk to the next is the state alone, so a pass can be split:
+    calls on consecutive stretches of the sequence, each a multiple of `k` steps long
+    (the last excepted), each given the state the previous one returned as `hx`, compute
+    exactly what one call on the whole sequence does. Between two such calls, a
+    checkpoint of the model, the optimiser, the state and the position
+    (`rnn.save_checkpoint`) is all a resumed run needs.
 
     Parameters
     ----------
@@ -134,6 +141,8 @@ def truncated_bptt(
     >>> len(losses), h_n.shape, c_n.shape
     (4, (1, 1, 1), (1, 1, 8))
     """
+    if max_norm is not None:
+        max_norm = check_float("max_norm", max_norm, 0, closed="neither")
     axis = 1 if getattr(model, "batch_first", False) else 0
     xs = list(chunks(x, k, axis=axis))
     targets = list(chunks(target, k, axis=axis))
@@ -176,9 +185,7 @@ class Progress(Generic[T]):
         self.total = total
         if every is None:
             every = max(1, total // 10) if total else 100
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an int >= 1; got {every!r}")
-        self.every = every
+        self.every = check_int("every", every, minimum=1)
         self.file = file
         self.disable = disable
         self.clock = clock
