@@ -66,7 +66,9 @@ def check_float(
     low_ok = low is None or (number >= low if closed in ("both", "left") else number > low)
     high_ok = high is None or (number <= high if closed in ("both", "right") else number < high)
     if not (low_ok and high_ok and number == number):  # number != number: NaN
-        if high is None:
+        if low is None and high is None:
+            rule = "(not NaN)"
+        elif high is None:
             rule = (">= " if closed in ("both", "left") else "> ") + f"{low:g}"
         elif low is None:
             rule = ("<= " if closed in ("both", "right") else "< ") + f"{high:g}"

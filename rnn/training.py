@@ -165,7 +165,7 @@ def truncated_bptt(
 
 
 class Progress(Generic[T]):
-    """Iterate over `iterable`, printing a one-line status every `every` items.
+    """Iterate over `iterable`, showing progress: a tqdm bar or a status line every `every` items.
 
     Create it with `progress`; see there.
     """
@@ -205,10 +205,15 @@ class Progress(Generic[T]):
         rate = self.count / elapsed if elapsed > 0 else math.nan
         parts.append(f"{rate:.3g} it/s")
         parts.append(f"{elapsed:.1f}s")
-        for name, value in self.values.items():
-            shown = f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
-            parts.append(f"{name} {shown}")
+        parts += [f"{name} {shown}" for name, shown in self._shown().items()]
         return " | ".join(parts)
+
+    def _shown(self) -> dict[str, str]:
+        """The values set, as shown: floats to 4 significant digits."""
+        return {
+            name: f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
+            for name, value in self.values.items()
+        }
 
     def _write(self) -> None:
         if self.disable:
@@ -217,9 +222,36 @@ class Progress(Generic[T]):
         file.write(self.line() + "\n")
         file.flush()
 
+    def _bar(self) -> Any:
+        """A ``tqdm.auto`` bar, if tqdm is installed and the output is a terminal or a
+        notebook; None (status lines) otherwise."""
+        if self.disable:
+            return None
+        try:
+            from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
+        except ImportError:
+            return None
+        notebook = self.file is None and any(
+            cls.__module__ == "tqdm.notebook" for cls in tqdm.__mro__
+        )
+        file = self.file if self.file is not None else sys.stderr
+        if not notebook and not (hasattr(file, "isatty") and file.isatty()):
+            return None
+        return tqdm(total=self.total, file=None if notebook else file)
+
     def __iter__(self) -> Iterator[T]:
         self._start = self.clock()
         self.count = 0
+        bar = self._bar()
+        if bar is not None:
+            with bar:
+                for item in self.iterable:
+                    yield item
+                    self.count += 1
+                    if self.values:
+                        bar.set_postfix(self._shown(), refresh=False)
+                    bar.update(1)
+            return
         for item in self.iterable:
             yield item
             self.count += 1
@@ -238,9 +270,12 @@ def progress(
     disable: bool = False,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Progress[T]:
-    """Wrap a training loop to print its progress: step, rate and the latest values.
+    """Wrap a training loop to show its progress: step, rate and the latest values.
 
-    A line is written after every `every` items and after the last one::
+    In a terminal or a notebook, with tqdm installed (``pip install "rnn[progress]"``),
+    a ``tqdm.auto`` bar is drawn (a widget in Jupyter). Otherwise (without tqdm, or
+    writing to a file or a pipe) a line is written after every `every` items and after
+    the last one::
 
         40/200 | 812 it/s | 0.0s | loss 0.0123
 
@@ -253,13 +288,15 @@ def progress(
     total : int, optional
         The number of items; taken from ``len(iterable)`` when it has one.
     every : int, optional
-        Items between lines; by default a tenth of `total` (100 if unknown).
+        Items between status lines; by default a tenth of `total` (100 if unknown).
+        A tqdm bar redraws on its own schedule.
     file : text stream, optional
         Where to write; ``sys.stderr`` (looked up at each write) if None.
     disable : bool, default False
         Write nothing.
     clock : callable, default time.perf_counter
-        Seconds, for the rate and the elapsed time; pass a fake one for reproducible lines.
+        Seconds, for the rate and the elapsed time of the status lines; pass a fake one
+        for reproducible lines. A tqdm bar keeps its own clock.
 
     Returns
     -------
