@@ -23,6 +23,7 @@ import json
 import math
 import os
 import stat
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -43,6 +44,11 @@ _HEADER_LIMIT = 10_000  # numpy's own limit on an .npy header
 _CHUNK = 1 << 20  # bytes read at a time
 _DEFLATE_RATIO = 64  # a deflated member may expand this much (weights: about 1.1)
 _DEFLATE_SLACK = 1 << 20  # ... or up to this size, whatever its ratio (zeros: 1000)
+_MAX_ENTRIES = 1 << 15  # members (a model has up to 5 per layer and direction)
+_MAX_DIRECTORY = 16 << 20  # bytes of zip directory
+_EOCD = struct.Struct("<4s4H2LH")  # zip's end of central directory record
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")
 
 
 def write(
@@ -76,7 +82,7 @@ def write(
                 for key, array in arrays.items():
                     _write_member(archive, key, np.asarray(array))
             handle.flush()
-            os.fchmod(handle.fileno(), _mode(target))
+            os.chmod(temp, _mode(target))
             os.fsync(handle.fileno())
         os.replace(temp, target)
     except BaseException:
@@ -136,8 +142,12 @@ class Reader:
     def __init__(self, file: str | os.PathLike[str]) -> None:
         self._handle: IO[bytes] = open(file, "rb")  # noqa: SIM115 (closed by __exit__)
         try:
+            _check_directory(self._handle)
             self._zip = zipfile.ZipFile(self._handle)
             self._bytes = os.fstat(self._handle.fileno()).st_size
+        except Refused:
+            self._handle.close()
+            raise
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
             self._handle.close()
             raise Refused(f"not an .npz archive ({error})") from None
@@ -243,6 +253,31 @@ class Reader:
             return self._zip.open(info)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
             raise Refused(f"{info.filename}: {error}") from None
+
+
+def _check_directory(handle: IO[bytes]) -> None:
+    """Refuse a zip directory too large to parse: zipfile makes an object per entry, about
+    ten times the entry's bytes, before anything else can be checked."""
+    size = handle.seek(0, os.SEEK_END)
+    tail_start = max(0, size - _EOCD.size - 0xFFFF)  # the end record, then a comment
+    handle.seek(tail_start)
+    tail = handle.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        return  # not a zip: zipfile says so
+    *_, entries, directory, _, _ = _EOCD.unpack_from(tail, at)
+    locator = tail_start + at - _ZIP64_LOCATOR.size
+    if (entries == 0xFFFF or directory == 0xFFFFFFFF) and locator >= 0:
+        handle.seek(locator)
+        signature, _, record, _ = _ZIP64_LOCATOR.unpack(handle.read(_ZIP64_LOCATOR.size))
+        if signature == b"PK\x06\x07" and record + _ZIP64_END.size <= size:
+            handle.seek(record)
+            *_, entries, directory, _ = _ZIP64_END.unpack(handle.read(_ZIP64_END.size))
+    if entries > _MAX_ENTRIES or directory > _MAX_DIRECTORY:
+        raise Refused(
+            f"its zip directory lists {entries} entries in {directory} bytes; "
+            f"at most {_MAX_ENTRIES} entries in {_MAX_DIRECTORY} bytes are read"
+        )
 
 
 def _header(

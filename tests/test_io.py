@@ -675,3 +675,22 @@ def test_a_huge_configuration_member_is_not_read(tmp_path):
     assert_refused_cheaply(
         outcome, path, re.escape(f"bad configuration ({CONFIG} is ") + r"\d+ bytes; at most"
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "claim"),
+    [(10, 40_000, "40000 entries in"), (12, 1 << 30, f"entries in {1 << 30} bytes")],
+    ids=["entries", "directory-bytes"],
+)
+def test_a_huge_zip_directory_is_refused_before_it_is_parsed(tmp_path, field, value, claim):
+    # zipfile makes an object per directory entry, before anything else can be checked;
+    # the counts in the zip's end record are checked first.
+    path = saved(tmp_path, rnn.RNN(3, 4, seed=0))
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")
+    width = 2 if field == 10 else 4
+    data[end + field : end + field + width] = value.to_bytes(width, "little")
+    path.write_bytes(bytes(data))
+    reason = f"its zip directory lists .*{re.escape(claim)}.*; at most 32768 entries"
+    with pytest.raises(ValueError, match=not_a_model(path) + reason):
+        rnn.load(path)
