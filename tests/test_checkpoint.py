@@ -350,10 +350,7 @@ def test_optimizer_state_matches_torch():
 
 def bad(state, path, value):
     copy = {"state": dict(state["state"]), "param_groups": [dict(state["param_groups"][0])]}
-    target = copy
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
+    set_in(path, value)(copy)
     return copy
 
 
