@@ -71,14 +71,15 @@ def write(
         If the directory cannot be written, or a write fails (e.g. the disk is full);
         `file` is then as it was and no temporary file remains.
     """
+    member, value = document
+    text = np.array(json.dumps(value))  # before any file exists: it may raise TypeError
     target = os.path.realpath(file)
     directory, name = os.path.split(target)
     fd, temp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{name[:100]}-", dir=directory)
     try:
         with open(fd, "wb") as handle:
             with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
-                member, value = document
-                _write_member(archive, member, np.array(json.dumps(value)))
+                _write_member(archive, member, text)
                 for key, array in arrays.items():
                     _write_member(archive, key, np.asarray(array))
             handle.flush()

@@ -35,7 +35,7 @@ class Recurrent(Protocol):
     def backward(self, grad_output: Any = None) -> dict[str, Array]: ...
 
 
-class Optimizer(Protocol):
+class Stepper(Protocol):
     """Anything with ``step(grads)``, like `rnn.SGD` and `rnn.Adam`."""
 
     def step(self, grads: Mapping[str, Any]) -> None: ...
@@ -77,7 +77,7 @@ def truncated_bptt(
     target: Any,
     k: int,
     loss_fn: LossFn,
-    optimizer: Optimizer,
+    optimizer: Stepper,
     hx: Any = None,
     *,
     max_norm: float | None = None,
