@@ -237,7 +237,18 @@ class Progress(Generic[T]):
         file = self.file if self.file is not None else sys.stderr
         if not notebook and not (hasattr(file, "isatty") and file.isatty()):
             return None
-        return tqdm(total=self.total, file=None if notebook else file)
+        progress = self
+
+        class Bar(tqdm):  # type: ignore[misc, valid-type, unused-ignore]
+            @property
+            def format_dict(self) -> dict[str, Any]:
+                """tqdm's values, with the elapsed time and mean rate from our clock."""
+                values: dict[str, Any] = super().format_dict
+                values["elapsed"] = progress.clock() - progress._start
+                values["rate"] = None  # format_meter then shows n / elapsed
+                return values
+
+        return Bar(total=self.total, file=None if notebook else file)
 
     def __iter__(self) -> Iterator[T]:
         self._start = self.clock()
@@ -295,8 +306,8 @@ def progress(
     disable : bool, default False
         Write nothing.
     clock : callable, default time.perf_counter
-        Seconds, for the rate and the elapsed time of the status lines; pass a fake one
-        for reproducible lines. A tqdm bar keeps its own clock.
+        Seconds, for the rate and the elapsed time (of a tqdm bar too); pass a fake one
+        for reproducible output.
 
     Returns
     -------
