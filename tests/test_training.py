@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -277,3 +278,18 @@ def test_progress_every_accepts_numpy_integers() -> None:
     assert progress(range(3), every=np.int32(2)).every == 2
     with pytest.raises(TypeError, match=re.escape("every must be an int; got bool True")):
         progress(range(3), every=True)
+
+
+def test_progress_uses_tqdm_auto_in_a_notebook(
+    monkeypatch: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In Jupyter, tqdm.auto's class is tqdm.notebook's: used though stderr is no terminal."""
+    std = pytest.importorskip("tqdm.std")
+    notebook_bar = type("tqdm", (std.tqdm,), {"__module__": "tqdm.notebook"})
+    monkeypatch.setitem(sys.modules, "tqdm.auto", types.SimpleNamespace(tqdm=notebook_bar))
+    for _ in progress(range(3), clock=lambda: 0.0):
+        pass
+    assert capsys.readouterr().err.split("\r")[-1].startswith("100%|")
+    for _ in progress(range(3), file=io.StringIO()):  # a file given: status lines
+        pass
+    assert capsys.readouterr().err == ""
