@@ -5,6 +5,7 @@ parameters under PyTorch's names and shapes, so a ``state_dict`` moves across un
 and compute their backward pass (backpropagation through time) by hand.
 """
 
+from rnn._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
 from rnn.io import load, save
 from rnn.layers import GRU, LSTM, RNN
@@ -19,6 +20,7 @@ __all__ = [
     "RNN",
     "SGD",
     "Adam",
+    "Checkpoint",
     "GRUCell",
     "LSTMCell",
     "RNNCell",
@@ -26,10 +28,12 @@ __all__ = [
     "clip_grad_norm",
     "cross_entropy",
     "load",
+    "load_checkpoint",
     "mse_loss",
     "pad_sequence",
     "progress",
     "save",
+    "save_checkpoint",
     "truncated_bptt",
     "unpad_sequence",
 ]
