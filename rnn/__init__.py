@@ -5,6 +5,8 @@ parameters under PyTorch's names and shapes, so a ``state_dict`` moves across un
 and compute their backward pass (backpropagation through time) by hand.
 """
 
+from rnn._dask import dask_forward
+from rnn._threads import get_num_threads, set_num_threads
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
 from rnn.io import load, save
 from rnn.layers import GRU, LSTM, RNN
@@ -25,11 +27,14 @@ __all__ = [
     "chunks",
     "clip_grad_norm",
     "cross_entropy",
+    "dask_forward",
+    "get_num_threads",
     "load",
     "mse_loss",
     "pad_sequence",
     "progress",
     "save",
+    "set_num_threads",
     "truncated_bptt",
     "unpad_sequence",
 ]
