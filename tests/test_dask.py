@@ -139,7 +139,7 @@ def client() -> Any:
         processes=True,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # no fixed port: 8787 may be taken (a warning)
     )
     with cluster, distributed.Client(cluster) as client:
         yield client
