@@ -6,6 +6,8 @@ and compute their backward pass (backpropagation through time) by hand.
 """
 
 from rnn._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnn._dask import dask_forward
+from rnn._threads import get_num_threads, set_num_threads
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
 from rnn.io import load, save
 from rnn.layers import GRU, LSTM, RNN
@@ -27,6 +29,8 @@ __all__ = [
     "chunks",
     "clip_grad_norm",
     "cross_entropy",
+    "dask_forward",
+    "get_num_threads",
     "load",
     "load_checkpoint",
     "mse_loss",
@@ -34,6 +38,7 @@ __all__ = [
     "progress",
     "save",
     "save_checkpoint",
+    "set_num_threads",
     "truncated_bptt",
     "unpad_sequence",
 ]
