@@ -10,6 +10,7 @@ and only translate their callers' shapes to these and back.
 from __future__ import annotations
 
 import inspect
+import itertools
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -18,8 +19,12 @@ import numpy as np
 
 from rnn import _recurrence
 from rnn._parameters import LayerWeights, Layout, initial_parameters, named_gradients, prepare
+from rnn._threads import get_num_threads, parallel_map
 from rnn._types import Array
 from rnn._validation import as_real_array, check_dtype
+
+PART_ROWS = 32
+"""Fewest batch rows per thread worth a thread of their own (see `Module._batch_parts`)."""
 
 
 def _frozen(array: Array) -> Array:
@@ -239,23 +244,66 @@ class Module:
     ) -> tuple[Array | tuple[Array, Array], tuple[Array, ...]]:
         """Forward on canonical shapes, in the caller's batch order; records a tape.
 
-        The input is copied (sorted by length, padding zeroed) whenever the pass keeps a
-        record or has padding, so that the caller's array is never written to and what sits
-        past a sequence's length is never read.
+        In evaluation mode a large batch of a one-direction model runs in parts, one per
+        thread (`_batch_parts`), each writing its rows of one output.
         """
+        parts = self._batch_parts(schedule)
+        if len(parts) == 1:
+            return self._run_rows(x, initial, schedule, batched)
+        steps, batch = x.shape[:2]
+        shape = (steps + 2, batch, 1, self._layout.output_size)
+        h = np.empty(shape, self.dtype)  # its slots 1..L are the output, one part's rows each
+
+        def run(rows: slice) -> tuple[Array, ...]:
+            part = _recurrence.Schedule.build(steps, rows.stop - rows.start, schedule.lengths[rows])
+            init = tuple(s[:, rows] for s in initial)
+            return self._run_rows(x[:, rows], init, part, batched, out=h[:, rows])[1]
+
+        finals = parallel_map(run, parts)
+        output = h[1 : steps + 1].reshape(steps, batch, shape[3])
+        return output, tuple(np.concatenate(f, axis=1) for f in zip(*finals))
+
+    def _batch_parts(self, schedule: _recurrence.Schedule) -> list[slice]:
+        """The rows of the batch each thread runs: one part unless evaluating a
+        one-direction model on at least `PART_ROWS` rows per thread, of a batch that
+        needs no reordering (then every part's rows are already sorted by length)."""
+        batch, threads = len(schedule.lengths), get_num_threads()
+        count = min(threads, batch // PART_ROWS)
+        if (
+            self.training
+            or count < 2
+            or len(self._layout.kernels) > 1
+            or self._layout.merge_mode is None
+            or schedule.order is not None
+        ):
+            return [slice(0, batch)]
+        bounds = np.linspace(0, batch, count + 1).astype(int)
+        return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+    def _run_rows(
+        self,
+        x: Array,
+        initial: tuple[Array, ...],
+        schedule: _recurrence.Schedule,
+        batched: bool,
+        out: Array | None = None,
+    ) -> tuple[Array | tuple[Array, Array], tuple[Array, ...]]:
+        """`_run` on one thread: copy the input (sorted by length, padding zeroed) whenever
+        the pass keeps a record or has padding, so that the caller's array is never written
+        to and what sits past a sequence's length is never read."""
         order, padding = schedule.order, schedule.padding()
         if self.training or order is not None or padding is not None:
             # evaluation mode: the sorted copy is scratch (training: the record keeps it)
-            out = (
+            copy = (
                 np.empty_like(x) if self.training else self._workspace().take("x", x.shape, x.dtype)
             )
             if order is None:
-                np.copyto(out, x)
+                np.copyto(copy, x)
             else:
-                np.take(x, order, axis=1, out=out, mode="clip")  # clip: unbuffered, indices valid
+                np.take(x, order, axis=1, out=copy, mode="clip")  # clip: unbuffered, valid
             if padding is not None:
-                out[padding] = 0
-            x = out
+                copy[padding] = 0
+            x = copy
         initial = tuple(_take(s, order) for s in initial)
         output, final, tape = _recurrence.forward(
             self._layout,
@@ -267,6 +315,7 @@ class Module:
             rng=self._rng,
             keep=self.training,
             workspace=None if self.training else self._workspace(),
+            out=out,
         )
         if tape is not None:
             tape.batched = batched

@@ -383,6 +383,7 @@ def forward(
     rng: np.random.Generator | None = None,
     keep: bool = False,
     workspace: Workspace | None = None,
+    out: Array | None = None,
 ) -> tuple[Array | tuple[Array, Array], tuple[Array, ...], Tape | None]:
     """Run a stack of recurrent layers over a batch of sequences.
 
@@ -404,6 +405,9 @@ def forward(
         Record a `Tape` for the backward pass.
     workspace : Workspace, optional
         Where to take scratch arrays from (evaluation mode only).
+    out : ndarray, shape (L+2, N, D, P), optional
+        Evaluation mode: the first layer's state buffer, whose slots ``1..L`` become the
+        output (a caller running parts of a batch at once hands each its rows of one).
 
     Returns
     -------
@@ -418,7 +422,7 @@ def forward(
     tape = Tape(schedule) if keep else None
     padding = schedule.padding()
     finals: list[tuple[Array, ...]] = []
-    reuse = None
+    reuse = out
     output: Array | tuple[Array, Array] = x
     for layer, w in enumerate(weights):
         rows = slice(layer * len(layout.kernels), (layer + 1) * len(layout.kernels))

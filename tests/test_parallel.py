@@ -1,0 +1,99 @@
+"""The driver's use of threads (`rnn.set_num_threads`): same answers as one thread.
+
+- The two directions of a bidirectional layer run at once: every matrix product keeps
+  its shape, so results are bit for bit those of one thread, forward and backward.
+- In evaluation mode a one-direction model splits a large batch into one part per
+  thread. A matrix product over fewer rows may round its last bit differently in
+  OpenBLAS, so results agree to a few units in the last place, not bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from layer_kinds import KINDS, make
+
+import rnn
+from rnn._module import PART_ROWS
+from rnn._recurrence import Schedule
+
+
+@pytest.fixture
+def threads() -> Iterator[None]:
+    """Restore the thread count a test changes."""
+    before = rnn.get_num_threads()
+    yield
+    rnn.set_num_threads(before)
+
+
+def flat(result: object) -> list[np.ndarray]:
+    if isinstance(result, tuple):
+        return [a for part in result for a in flat(part)]
+    return [np.asarray(result)]
+
+
+def run_with(count: int, model: object, *args: object, **kwargs: object) -> list[np.ndarray]:
+    rnn.set_num_threads(count)
+    return flat(model(*args, **kwargs))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bidirectional_with_two_threads_is_bit_for_bit_one_thread(kind: str, threads: None) -> None:
+    model = make(kind, 3, 6, num_layers=2, bidirectional=True, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 5, 3))
+    results = []
+    for count in (1, 2):
+        rnn.set_num_threads(count)
+        output, _ = model(x, lengths=[6, 2, 5, 1, 4])
+        results.append((output, model.backward(np.cos(output))))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    for key, value in results[0][1].items():
+        np.testing.assert_array_equal(results[1][1][key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lengths", [None, "sorted"])
+def test_a_split_batch_agrees_with_one_thread(
+    kind: str, lengths: str | None, threads: None
+) -> None:
+    model = make(kind, 3, 6, num_layers=2, dtype=np.float64, seed=1).eval()
+    rng = np.random.default_rng(1)
+    batch = 2 * PART_ROWS + 3
+    x = rng.standard_normal((5, batch, 3))
+    lens = None if lengths is None else np.sort(rng.integers(1, 6, batch))[::-1].copy()
+    rnn.set_num_threads(2)
+    assert len(model._batch_parts(Schedule.build(5, batch, lens))) == 2
+    one, two = run_with(1, model, x, lengths=lens), run_with(2, model, x, lengths=lens)
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(b, a, rtol=1e-14, atol=1e-15)
+
+
+def test_the_batch_is_split_only_where_it_can_be(threads: None) -> None:
+    rnn.set_num_threads(2)
+    batch = 2 * PART_ROWS
+    full = Schedule.build(4, batch, None)
+    shuffled = Schedule.build(4, batch, np.arange(batch) % 4 + 1)
+    uni = rnn.GRU(3, 4).eval()
+    assert len(uni._batch_parts(full)) == 2
+    assert len(uni._batch_parts(shuffled)) == 1  # reordering by length: one part
+    assert len(uni._batch_parts(Schedule.build(4, batch - 1, None))) == 1  # too few rows
+    assert len(rnn.GRU(3, 4, bidirectional=True).eval()._batch_parts(full)) == 1
+    assert len(rnn.GRU(3, 4)._batch_parts(full)) == 1  # training mode keeps one record
+    rnn.set_num_threads(1)
+    assert len(uni._batch_parts(full)) == 1
+
+
+def test_threads_calling_one_model_that_splits_its_batch(threads: None) -> None:
+    """A model in evaluation mode serves several calling threads at once, each of which
+    splits its batch again (parallel_map inside parallel_map runs inline)."""
+    rnn.set_num_threads(2)
+    model = rnn.LSTM(3, 5, dtype=np.float64, seed=2).eval()
+    rng = np.random.default_rng(2)
+    xs = [rng.standard_normal((4, 2 * PART_ROWS, 3)) for _ in range(4)]
+    expected = [model(x)[0] for x in xs]
+    got = rnn._threads.parallel_map(lambda x: model(x)[0], xs)
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
