@@ -25,7 +25,7 @@ from rnn._validation import (
     check_size,
     check_state,
 )
-from rnn.layers import RecurrentLayer, _activation_options, _canonical_activations
+from rnn.layers import RecurrentLayer, _activation_options, _canonical_activations, _forwarded
 
 
 class _Gradients(dict[str, Array]):
@@ -246,18 +246,7 @@ class RNNCell(Cell):
         activation_alpha: list[float] | None = None,
         activation_beta: list[float] | None = None,
     ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            bias,
-            dtype=dtype,
-            seed=seed,
-            nonlinearity=nonlinearity,
-            clip=clip,
-            activations=activations,
-            activation_alpha=activation_alpha,
-            activation_beta=activation_beta,
-        )
+        super().__init__(**_forwarded(locals()))
 
 
 class GRUCell(Cell):
@@ -321,18 +310,7 @@ class GRUCell(Cell):
         activation_alpha: list[float] | None = None,
         activation_beta: list[float] | None = None,
     ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            bias,
-            dtype=dtype,
-            seed=seed,
-            reset_after=reset_after,
-            clip=clip,
-            activations=activations,
-            activation_alpha=activation_alpha,
-            activation_beta=activation_beta,
-        )
+        super().__init__(**_forwarded(locals()))
 
 
 class LSTMCell(Cell):
@@ -400,19 +378,7 @@ class LSTMCell(Cell):
         activation_alpha: list[float] | None = None,
         activation_beta: list[float] | None = None,
     ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            bias,
-            dtype=dtype,
-            seed=seed,
-            peephole=peephole,
-            input_forget=input_forget,
-            clip=clip,
-            activations=activations,
-            activation_alpha=activation_alpha,
-            activation_beta=activation_beta,
-        )
+        super().__init__(**_forwarded(locals()))
 
     def __call__(  # type: ignore[override]
         self, input: Any, hx: tuple[Any, Any] | None = None

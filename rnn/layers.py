@@ -92,6 +92,12 @@ def _activation_options(
     return nonlinearity, names, alpha_values, beta_values
 
 
+def _forwarded(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A constructor's own arguments (``locals()`` at its start), to hand to the shared
+    base: so each public signature is the one list of its arguments."""
+    return {k: v for k, v in arguments.items() if k not in ("self", "__class__")}
+
+
 def _canonical_activations(mode: str, names: tuple[tuple[str, ...], ...]) -> list[str] | None:
     """The ``activations`` attribute: None where PyTorch's arguments say it all (the
     defaults, or the RNN's tanh / relu, which ``nonlinearity`` carries), else the ONNX list."""
@@ -515,24 +521,7 @@ class RNN(_SingleStateLayer):
         go_backwards: bool = False,
         merge_mode: str | None = "concat",
     ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            dtype=dtype,
-            seed=seed,
-            nonlinearity=nonlinearity,
-            clip=clip,
-            activations=activations,
-            activation_alpha=activation_alpha,
-            activation_beta=activation_beta,
-            go_backwards=go_backwards,
-            merge_mode=merge_mode,
-        )
+        super().__init__(**_forwarded(locals()))
 
 
 class GRU(_SingleStateLayer):
@@ -607,24 +596,7 @@ class GRU(_SingleStateLayer):
         go_backwards: bool = False,
         merge_mode: str | None = "concat",
     ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            dtype=dtype,
-            seed=seed,
-            reset_after=reset_after,
-            clip=clip,
-            activations=activations,
-            activation_alpha=activation_alpha,
-            activation_beta=activation_beta,
-            go_backwards=go_backwards,
-            merge_mode=merge_mode,
-        )
+        super().__init__(**_forwarded(locals()))
 
 
 class LSTM(RecurrentLayer):
@@ -712,26 +684,7 @@ class LSTM(RecurrentLayer):
         go_backwards: bool = False,
         merge_mode: str | None = "concat",
     ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            dtype=dtype,
-            seed=seed,
-            proj_size=proj_size,
-            peephole=peephole,
-            input_forget=input_forget,
-            clip=clip,
-            activations=activations,
-            activation_alpha=activation_alpha,
-            activation_beta=activation_beta,
-            go_backwards=go_backwards,
-            merge_mode=merge_mode,
-        )
+        super().__init__(**_forwarded(locals()))
 
     def __call__(
         self,
