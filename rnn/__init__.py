@@ -6,6 +6,7 @@ and compute their backward pass (backpropagation through time) by hand.
 """
 
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
+from rnn.interop import from_keras, from_onnx, from_torch, to_keras, to_onnx, to_torch
 from rnn.io import load, save
 from rnn.layers import GRU, LSTM, RNN
 from rnn.losses import cross_entropy, mse_loss
@@ -25,11 +26,17 @@ __all__ = [
     "chunks",
     "clip_grad_norm",
     "cross_entropy",
+    "from_keras",
+    "from_onnx",
+    "from_torch",
     "load",
     "mse_loss",
     "pad_sequence",
     "progress",
     "save",
+    "to_keras",
+    "to_onnx",
+    "to_torch",
     "truncated_bptt",
     "unpad_sequence",
 ]
