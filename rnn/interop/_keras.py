@@ -310,18 +310,17 @@ def to_keras(model: Module) -> Any:
     layers = []
     for k in range(model.num_layers):
         cls = getattr(keras.layers, _KERAS_NAMES[name])
-        singles = [cls(**options, go_backwards=bool(args.get("go_backwards")))]
-        if D == 2:
-            singles.append(cls(**options, go_backwards=True))
-        for single, suffix in zip(singles, (f"_l{k}", f"_l{k}_reverse")):
-            single.build((None, None, width))
-            single.set_weights(_weights_to_keras(name, state, suffix, model.bias, options))
-        layer = singles[0]
-        if D == 2:
+        layer = cls(**options, go_backwards=bool(args.get("go_backwards")))
+        if D == 2:  # Bidirectional makes its own copies of the layers it is given
             layer = keras.layers.Bidirectional(
-                singles[0], backward_layer=singles[1], merge_mode=args.get("merge_mode", "concat")
+                layer,
+                backward_layer=cls(**options, go_backwards=True),
+                merge_mode=args.get("merge_mode", "concat"),
             )
-            layer.build((None, None, width))
+        layer.build((None, None, width))
+        singles = [layer.forward_layer, layer.backward_layer] if D == 2 else [layer]
+        for single, suffix in zip(singles, (f"_l{k}", f"_l{k}_reverse")):
+            single.set_weights(_weights_to_keras(name, state, suffix, model.bias, options))
         layers.append(layer)
         width = model.hidden_size * (D if args.get("merge_mode", "concat") == "concat" else 1)
         if model.dropout and k < model.num_layers - 1:
