@@ -73,7 +73,7 @@ def test_from_torch_copies_configuration_and_parameters(kind: str, config: dict)
     torch.manual_seed(0)
     model = make(kind, 3, 4, dtype=np.float64, **config)
     module = rnn.to_torch(model)  # a torch module of every configuration
-    for name, p in module.named_parameters():  # new values, drawn by torch
+    for p in module.parameters():  # new values, drawn by torch
         p.data.uniform_(-1, 1)
     copy = rnn.from_torch(module)
     assert type(copy) is type(model) and repr(copy) == repr(model)
