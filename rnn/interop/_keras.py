@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import warnings
+
 import numpy as np
 
 from rnn.interop import _gates, _models
@@ -34,6 +36,14 @@ _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 def _keras(function: str) -> Any:
     return _models.require("keras", function, "keras")
+
+
+def _weights(keras: Any, layer: Any) -> list[Any]:
+    """A layer's weights as arrays, in Keras' order (kernel, recurrent_kernel, bias)."""
+    with warnings.catch_warnings():
+        # Keras 3's Variable.__array__ predates numpy 2's `copy` keyword; numpy warns.
+        warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+        return [np.array(keras.ops.convert_to_numpy(v)) for v in layer.weights]
 
 
 def _roles(name: str) -> int:
@@ -112,7 +122,7 @@ def from_keras(layer: Any) -> Module:
     for k, r in enumerate(recurrent):
         layers = [r.forward_layer, r.backward_layer] if first["directions"] == 2 else [r]
         for suffix, single in zip((f"_l{k}", f"_l{k}_reverse"), layers):
-            state |= _weights_to_ours(name, single.get_weights(), first, suffix)
+            state |= _weights_to_ours(name, _weights(keras, single), first, suffix)
     return _models.build(name, False, args, state, training=True)
 
 
@@ -170,10 +180,10 @@ def _describe(keras: Any, layer: Any) -> dict[str, Any]:
             )
     if single.stateful:
         raise ValueError("rnn.from_keras: stateful=True has no equivalent")
-    dtype = np.dtype(single.get_weights()[0].dtype).name
+    dtype = np.dtype(_weights(keras, single)[0].dtype).name
     if dtype not in ("float32", "float64"):
         raise ValueError(f"rnn.from_keras converts float32 or float64 layers; got {dtype}")
-    kernel = single.get_weights()[0]
+    kernel = _weights(keras, single)[0]
     units = single.units
     variants: dict[str, Any] = {}
     if directions == 2:
@@ -316,6 +326,7 @@ def to_keras(model: Module) -> Any:
                 layer,
                 backward_layer=cls(**options, go_backwards=True),
                 merge_mode=args.get("merge_mode", "concat"),
+                dtype=args["dtype"],
             )
         layer.build((None, None, width))
         singles = [layer.forward_layer, layer.backward_layer] if D == 2 else [layer]
@@ -324,7 +335,7 @@ def to_keras(model: Module) -> Any:
         layers.append(layer)
         width = model.hidden_size * (D if args.get("merge_mode", "concat") == "concat" else 1)
         if model.dropout and k < model.num_layers - 1:
-            layers.append(keras.layers.Dropout(model.dropout))
+            layers.append(keras.layers.Dropout(model.dropout, dtype=args["dtype"]))
     if model.num_layers == 1:
         return layers[0]
     stack = keras.Sequential([keras.Input((None, model.input_size), dtype=args["dtype"]), *layers])
