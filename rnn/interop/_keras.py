@@ -8,10 +8,9 @@ other layer one bias, which is our ``bias_ih + bias_hh``. Keras runs batch-major
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
-
-import warnings
 
 import numpy as np
 
@@ -87,10 +86,10 @@ def from_keras(layer: Any) -> Module:
     'torch'
     >>> import keras
     >>> import rnn
-    >>> layer = keras.layers.GRU(4, reset_after=False)
+    >>> layer = keras.layers.Bidirectional(keras.layers.GRU(4))
     >>> layer.build((None, None, 3))
-    >>> rnn.from_keras(layer).reset_after
-    False
+    >>> rnn.from_keras(layer)
+    GRU(3, 4, batch_first=True, bidirectional=True)
     """
     keras = _keras("from_keras")
     recurrent, dropout = _stack(keras, layer)
