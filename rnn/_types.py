@@ -7,3 +7,6 @@ import numpy.typing as npt
 
 Array = npt.NDArray[np.floating[Any]]
 """A real floating-point array."""
+
+Seed = int | np.random.Generator | None
+"""What a ``seed=`` argument accepts."""

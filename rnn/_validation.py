@@ -160,3 +160,84 @@ def check_lengths(value: Any, steps: int, batch: int) -> np.ndarray:
             f"got {lengths[bad].tolist()} at index {bad.tolist()}"
         )
     return lengths.astype(np.intp)
+
+
+# ---------------------------------------------------------------------------------------
+# The framework variants (ONNX and Keras options of the layers and cells)
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+def check_clip(value: Any) -> float | None:
+    """None, or a positive real number (the ONNX cell clip threshold)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
+        raise ValueError(f"clip must be None or a positive number; got {value!r}")
+    return float(value)
+
+
+def check_merge_mode(value: Any, bidirectional: bool, num_layers: int) -> str | None:
+    """One of `MERGE_MODES`; None only for one bidirectional layer."""
+    if not (value is None or isinstance(value, str)) or value not in MERGE_MODES:
+        raise ValueError(
+            f"merge_mode must be one of 'concat', 'sum', 'mul', 'ave' or None; got {value!r}"
+        )
+    if value is None and not (bidirectional and num_layers == 1):
+        raise ValueError(
+            "merge_mode=None returns the two directions apart, so it needs "
+            f"bidirectional=True and num_layers=1; got bidirectional={bidirectional}, "
+            f"num_layers={num_layers}"
+        )
+    return value
+
+
+def check_reals(name: str, value: Any) -> tuple[float, ...]:
+    """None (empty) or a sequence of real numbers (``activation_alpha`` / ``_beta``)."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+        raise TypeError(f"{name} must be a list of numbers or None; got {type(value).__name__}")
+    values = (
+        list(np.asarray(value, dtype=object).ravel())
+        if isinstance(value, np.ndarray)
+        else list(value)
+    )
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must hold real numbers; got {v!r}")
+    return tuple(float(v) for v in values)
+
+
+def check_activations(
+    value: Any, defaults: tuple[str, ...], directions: int
+) -> tuple[tuple[str, ...], ...]:
+    """The activation names of every direction, in ONNX's order and spelling.
+
+    `value` lists one name per gate role (``len(defaults)``), used by every direction, or
+    one per role and direction (ONNX's form: the forward direction's first). None gives
+    `defaults`. Names are matched case-insensitively against `rnn._activations.REGISTRY`.
+    """
+    from rnn._activations import REGISTRY, canonical_name
+
+    if value is None:
+        return (defaults,) * directions
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"activations must be a list of names or None; got {value!r}")
+    roles = len(defaults)
+    if len(value) not in (roles, roles * directions):
+        counts = f"{roles} or {roles * directions}" if directions > 1 else str(roles)
+        raise ValueError(
+            f"activations must list {counts} names (one per gate role"
+            + (" and direction" if directions > 1 else "")
+            + f"); got {len(value)}: {list(value)}"
+        )
+    names = []
+    for v in value:
+        name = canonical_name(v)
+        if name is None:
+            raise ValueError(f"Unknown activation {v!r}. Select from {', '.join(REGISTRY)}.")
+        names.append(name)
+    if len(names) == roles:
+        names *= directions
+    return tuple(tuple(names[d * roles : (d + 1) * roles]) for d in range(directions))

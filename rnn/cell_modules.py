@@ -6,12 +6,18 @@ its cell unrolled. Shapes: ``N`` batch size, ``H_in`` input size, ``H`` hidden s
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, ClassVar
 
 import numpy as np
 
-from rnn._types import Array
+from rnn._kernels import make_kernels
+from rnn._module import Module
+from rnn._parameters import Layout
+from rnn._recurrence import Schedule
+from rnn._types import Array, Seed
 from rnn._validation import (
+    check_clip,
     check_flag,
     check_input,
     check_nonlinearity,
@@ -19,50 +25,95 @@ from rnn._validation import (
     check_size,
     check_state,
 )
-from rnn.cells import make_cell
-from rnn.module import Module
-from rnn.parameters import Layout
-from rnn.recurrence import Schedule
+from rnn.layers import RecurrentLayer, _activation_options, _canonical_activations
 
-Seed = int | np.random.Generator | None
+
+class _Gradients(dict[str, Array]):
+    """The gradients a cell's ``backward`` returns: ``"hx"`` and ``"cx"`` still work, with
+    a warning, as deprecated names of ``"h0"`` and ``"c0"``."""
+
+    _ALIASES: ClassVar[dict[str, str]] = {"hx": "h0", "cx": "c0"}
+
+    def __getitem__(self, key: str) -> Array:
+        if key in self._ALIASES and key not in self:
+            new = self._ALIASES[key]
+            warnings.warn(
+                f"the gradient key {key!r} is deprecated and will be removed in 1.0; use "
+                f"{new!r}, as the layers do",
+                FutureWarning,
+                stacklevel=2,
+            )
+            return super().__getitem__(new)
+        return super().__getitem__(key)
 
 
 class Cell(Module):
-    """The shared interface of `RNNCell`, `GRUCell` and `LSTMCell`; construct those instead.
+    """The shared interface of `RNNCell`, `GRUCell` and `LSTMCell`; construct those instead."""
 
-    Parameters
-    ----------
-    mode : {"RNN_TANH", "RNN_RELU", "GRU", "LSTM"}
-    input_size, hidden_size, bias
-        As in the subclasses.
-    dtype : numpy dtype
-    seed : int, numpy.random.Generator or None
-    """
+    _mode = ""
 
     def __init__(
-        self, mode: str, input_size: int, hidden_size: int, bias: bool, *, dtype: Any, seed: Seed
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        *,
+        dtype: Any,
+        seed: Seed,
+        nonlinearity: str = "tanh",
+        clip: float | None = None,
+        activations: list[str] | None = None,
+        activation_alpha: list[float] | None = None,
+        activation_beta: list[float] | None = None,
+        reset_after: bool = True,
+        peephole: bool = False,
+        input_forget: bool = False,
     ) -> None:
+        nonlinearity, names, alphas, betas = _activation_options(
+            self._mode,
+            check_nonlinearity(nonlinearity),
+            activations,
+            activation_alpha,
+            activation_beta,
+            1,
+        )
+        clip = check_clip(clip)
+        peephole = check_flag("peephole", peephole)
+        kernels = make_kernels(
+            self._mode,
+            names,
+            alphas,
+            betas,
+            clip,
+            reset_after=check_flag("reset_after", reset_after),
+            peephole=peephole,
+            input_forget=check_flag("input_forget", input_forget),
+        )
         layout = Layout(
-            cell=make_cell(mode),
+            kernels=kernels,
             input_size=check_size("input_size", input_size),
             hidden_size=check_size("hidden_size", hidden_size),
             bias=check_flag("bias", bias),
+            peephole=peephole,
             single=True,
         )
+        self.nonlinearity = nonlinearity
+        self.activations = _canonical_activations(self._mode, names)
+        self.activation_alpha = list(alphas) or None
+        self.activation_beta = list(betas) or None
+        self.clip = clip
         super().__init__(layout, dropout=0.0, dtype=dtype, seed=seed)
 
-    def __repr__(self) -> str:
-        extra = "" if self.bias else ", bias=False"
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            extra += ", nonlinearity='relu'"
-        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
+    reset_after = RecurrentLayer.reset_after
+    peephole = RecurrentLayer.peephole
+    input_forget = RecurrentLayer.input_forget
 
     def _step(self, input: Any, states: tuple[Any, ...] | None) -> tuple[Array, ...]:
         name = type(self).__name__
         x, batched = check_input(name, input, self.input_size, self.dtype, batched_ndim=2)
         x = x[None] if batched else x[None, None]
         batch = x.shape[1]
-        shapes = [(batch, self.hidden_size)] * self._layout.cell.states
+        shapes = [(batch, width) for width in self._layout.state_sizes]
         if states is None:
             initial = tuple(np.zeros((1, *shape), self.dtype) for shape in shapes)
         else:
@@ -70,23 +121,25 @@ class Cell(Module):
                 check_state(n, s, shape, batched, self.dtype)[None]
                 for n, s, shape in zip(("hx", "cx"), states, shapes)
             )
-        _, final = self._run(np.ascontiguousarray(x), initial, Schedule.build(1, batch, None))
-        self._batched = batched
+        schedule = Schedule.build(1, batch, None)
+        _, final = self._run(np.ascontiguousarray(x), initial, schedule, batched)
         return tuple(f[0] if batched else f[0, 0] for f in final)
 
     def _step_backward(self, grads: tuple[Any, ...]) -> dict[str, Array]:
-        batch = self._recorded().layers[0].x.shape[1]
+        tape = self._recorded()
+        batched, batch = tape.batched, tape.layers[0].x.shape[1]
         widths = self._layout.state_sizes
         d_final = []
         for name, g, width in zip(("grad_h", "grad_c"), grads, widths):
-            d = self._gradient(name, g, (batch, width) if self._batched else (width,))
-            d_final.append(d[None] if self._batched else d[None, None])
+            d = self._gradient(name, g, (batch, width) if batched else (width,))
+            d_final.append(d[None] if batched else d[None, None])
         d_output = np.zeros((1, batch, widths[0]), self.dtype)
         d_x, d_initial, named = self._backprop(d_output, tuple(d_final))
-        result = {"input": d_x[0] if self._batched else d_x[0, 0]}
-        for name, d in zip(("hx", "cx"), d_initial):
-            result[name] = d[0] if self._batched else d[0, 0]
-        return result | named
+        result = _Gradients(input=d_x[0] if batched else d_x[0, 0])
+        for name, d in zip(("h0", "c0"), d_initial):
+            result[name] = d[0] if batched else d[0, 0]
+        result.update(named)
+        return result
 
     def __call__(self, input: Any, hx: Any = None) -> Array:
         """One step.
@@ -118,8 +171,9 @@ class Cell(Module):
         Returns
         -------
         dict of str to ndarray
-            ``"input"`` and ``"hx"``, shaped as passed in, and one entry per parameter,
-            keyed and shaped as in `state_dict`.
+            ``"input"`` and ``"h0"`` (the gradient of `hx`), shaped as passed in, and one
+            entry per parameter, keyed and shaped as in `state_dict`. ``"hx"`` is a
+            deprecated name of ``"h0"``.
         """
         return self._step_backward((grad,))
 
@@ -141,6 +195,12 @@ class RNNCell(Cell):
     dtype : {numpy.float32, numpy.float64}, default numpy.float32
     seed : int, numpy.random.Generator or None, default None
         Seeds the draw of the parameters, $U(-1/\sqrt{H}, 1/\sqrt{H})$.
+    clip : float or None, default None
+        Clamp every gate pre-activation to ``[-clip, clip]`` (ONNX).
+    activations : list of str, optional
+        ONNX activation names per gate role (see `rnn.RNN`).
+    activation_alpha, activation_beta : list of float, optional
+        The activations' parameters, consumed in order as ONNX does.
 
     Attributes
     ----------
@@ -158,6 +218,8 @@ class RNNCell(Cell):
     (3, 20)
     """
 
+    _mode = "RNN"
+
     def __init__(
         self,
         input_size: int,
@@ -167,10 +229,23 @@ class RNNCell(Cell):
         *,
         dtype: Any = np.float32,
         seed: Seed = None,
+        clip: float | None = None,
+        activations: list[str] | None = None,
+        activation_alpha: list[float] | None = None,
+        activation_beta: list[float] | None = None,
     ) -> None:
-        self.nonlinearity = check_nonlinearity(nonlinearity)
-        mode = "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
-        super().__init__(mode, input_size, hidden_size, bias, dtype=dtype, seed=seed)
+        super().__init__(
+            input_size,
+            hidden_size,
+            bias,
+            dtype=dtype,
+            seed=seed,
+            nonlinearity=nonlinearity,
+            clip=clip,
+            activations=activations,
+            activation_alpha=activation_alpha,
+            activation_beta=activation_beta,
+        )
 
 
 class GRUCell(Cell):
@@ -195,6 +270,14 @@ class GRUCell(Cell):
     dtype : {numpy.float32, numpy.float64}, default numpy.float32
     seed : int, numpy.random.Generator or None, default None
         Seeds the draw of the parameters, $U(-1/\sqrt{H}, 1/\sqrt{H})$.
+    reset_after : bool, default True
+        Reset gate after the recurrent product (PyTorch) or before it (Cho et al.).
+    clip : float or None, default None
+        Clamp every gate pre-activation to ``[-clip, clip]`` (ONNX).
+    activations : list of str, optional
+        ONNX activation names per gate role (see `rnn.RNN`).
+    activation_alpha, activation_beta : list of float, optional
+        The activations' parameters, consumed in order as ONNX does.
 
     Attributes
     ----------
@@ -210,6 +293,8 @@ class GRUCell(Cell):
     (6,)
     """
 
+    _mode = "GRU"
+
     def __init__(
         self,
         input_size: int,
@@ -218,8 +303,24 @@ class GRUCell(Cell):
         *,
         dtype: Any = np.float32,
         seed: Seed = None,
+        reset_after: bool = True,
+        clip: float | None = None,
+        activations: list[str] | None = None,
+        activation_alpha: list[float] | None = None,
+        activation_beta: list[float] | None = None,
     ) -> None:
-        super().__init__("GRU", input_size, hidden_size, bias, dtype=dtype, seed=seed)
+        super().__init__(
+            input_size,
+            hidden_size,
+            bias,
+            dtype=dtype,
+            seed=seed,
+            reset_after=reset_after,
+            clip=clip,
+            activations=activations,
+            activation_alpha=activation_alpha,
+            activation_beta=activation_beta,
+        )
 
 
 class LSTMCell(Cell):
@@ -244,6 +345,16 @@ class LSTMCell(Cell):
     dtype : {numpy.float32, numpy.float64}, default numpy.float32
     seed : int, numpy.random.Generator or None, default None
         Seeds the draw of the parameters, $U(-1/\sqrt{H}, 1/\sqrt{H})$.
+    peephole : bool, default False
+        Add ``weight_ch``, shape (3*H,): the gates see the cell state.
+    input_forget : bool, default False
+        Couple the gates: f = 1 - i.
+    clip : float or None, default None
+        Clamp every gate pre-activation to ``[-clip, clip]`` (ONNX).
+    activations : list of str, optional
+        ONNX activation names per gate role (see `rnn.RNN`).
+    activation_alpha, activation_beta : list of float, optional
+        The activations' parameters, consumed in order as ONNX does.
 
     Attributes
     ----------
@@ -260,6 +371,8 @@ class LSTMCell(Cell):
     ((2, 6), (2, 6))
     """
 
+    _mode = "LSTM"
+
     def __init__(
         self,
         input_size: int,
@@ -268,8 +381,26 @@ class LSTMCell(Cell):
         *,
         dtype: Any = np.float32,
         seed: Seed = None,
+        peephole: bool = False,
+        input_forget: bool = False,
+        clip: float | None = None,
+        activations: list[str] | None = None,
+        activation_alpha: list[float] | None = None,
+        activation_beta: list[float] | None = None,
     ) -> None:
-        super().__init__("LSTM", input_size, hidden_size, bias, dtype=dtype, seed=seed)
+        super().__init__(
+            input_size,
+            hidden_size,
+            bias,
+            dtype=dtype,
+            seed=seed,
+            peephole=peephole,
+            input_forget=input_forget,
+            clip=clip,
+            activations=activations,
+            activation_alpha=activation_alpha,
+            activation_beta=activation_beta,
+        )
 
     def __call__(  # type: ignore[override]
         self, input: Any, hx: tuple[Any, Any] | None = None
@@ -304,8 +435,9 @@ class LSTMCell(Cell):
         Returns
         -------
         dict of str to ndarray
-            ``"input"``, ``"hx"`` and ``"cx"``, shaped as passed in, and one entry per
-            parameter, keyed and shaped as in `state_dict`.
+            ``"input"``, ``"h0"`` and ``"c0"`` (the gradients of `hx`), shaped as passed in,
+            and one entry per parameter, keyed and shaped as in `state_dict`. ``"hx"`` and
+            ``"cx"`` are deprecated names of ``"h0"`` and ``"c0"``.
         """
         if grad is None:
             return self._step_backward((None, None))

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.npyio import NpzFile
 
+from rnn._module import Module
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
 from rnn.layers import GRU, LSTM, RNN
-from rnn.module import Module
 
 _CONFIG = "__rnn_config__"
 _CLASSES: dict[str, type[Module]] = {
@@ -28,24 +28,7 @@ _CLASSES: dict[str, type[Module]] = {
 
 def _config(model: Module) -> dict[str, Any]:
     """The class name and constructor arguments that rebuild `model`."""
-    args: dict[str, Any] = {
-        "input_size": model.input_size,
-        "hidden_size": model.hidden_size,
-        "bias": model.bias,
-        "dtype": model.dtype.name,
-    }
-    if hasattr(model, "nonlinearity"):
-        args["nonlinearity"] = model.nonlinearity
-    if isinstance(model, (RNN, GRU, LSTM)):
-        args |= {
-            "num_layers": model.num_layers,
-            "batch_first": model.batch_first,
-            "dropout": model.dropout,
-            "bidirectional": model.bidirectional,
-        }
-    if isinstance(model, LSTM):
-        args["proj_size"] = model.proj_size
-    return {"class": type(model).__name__, "version": 1, "args": args}
+    return {"class": type(model).__name__, "version": 1, "args": model._arguments()}
 
 
 def save(model: Module, file: str | os.PathLike[str]) -> None:

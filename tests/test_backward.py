@@ -61,8 +61,8 @@ def backward(model, weights):
 
 
 def state_keys(model) -> list[str]:
-    names = ["hx", "cx"] if isinstance(model, CELLS) else ["h0", "c0"]
-    return names[: 1 + is_lstm(model)]
+    """Layers and cells alike key the initial states' gradients "h0" and "c0"."""
+    return ["h0", "c0"][: 1 + is_lstm(model)]
 
 
 def input_shape(model, batched: bool, steps: int = STEPS, batch: int = BATCH):

@@ -314,7 +314,7 @@ def test_batch_size_zero(kind: str) -> None:
     assert [r.shape for r in result] == [(0, 4)] * len(result)
     grads = cell.backward((None, None) if isinstance(cell, rnn.LSTMCell) else None)
     assert grads["input"].shape == (0, 3)
-    assert grads["hx"].shape == (0, 4)
+    assert grads["h0"].shape == (0, 4)
     for name, p in cell.named_parameters():
         np.testing.assert_array_equal(grads[name], np.zeros_like(p))
 

@@ -1,24 +1,25 @@
 """What every model shares: parameters, ``state_dict``, training mode, and the bridge to the core.
 
-`Module` holds a `rnn.parameters.Layout` and the parameter arrays, and runs
-`rnn.recurrence.forward` / `rnn.recurrence.backward` on canonical shapes:
-input ``(L, N, H_in)``, states ``(num_layers*D, N, width)``. The layers
-(`rnn.RNN`, `rnn.GRU`, `rnn.LSTM`) and the cells (`rnn.RNNCell`, ...) subclass it
+`Module` holds a `rnn._parameters.Layout` and the parameter arrays, and runs
+`rnn._recurrence.forward` / `rnn._recurrence.backward` on canonical shapes:
+input ``(L, N, H_in)``, states ``(num_layers*D, N, width)``, batch sorted by length. The
+layers (`rnn.RNN`, `rnn.GRU`, `rnn.LSTM`) and the cells (`rnn.RNNCell`, ...) subclass it
 and only translate their callers' shapes to these and back.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from rnn import recurrence
+from rnn import _recurrence
+from rnn._parameters import LayerWeights, Layout, initial_parameters, named_gradients, prepare
 from rnn._types import Array
 from rnn._validation import as_real_array, check_dtype
-from rnn.parameters import LayerWeights, Layout, initial_parameters, named_gradients, prepare
 
 
 def _frozen(array: Array) -> Array:
@@ -26,12 +27,17 @@ def _frozen(array: Array) -> Array:
     return array
 
 
+def _take(array: Array, order: np.ndarray | None, axis: int = 1) -> Array:
+    """`array` with its batch axis permuted by `order` (itself when `order` is None)."""
+    return array if order is None else np.take(array, order, axis=axis)
+
+
 class Module:
     """Base class of the models; not used directly.
 
     Parameters
     ----------
-    layout : rnn.parameters.Layout
+    layout : rnn._parameters.Layout
     dropout : float
     dtype : numpy dtype
         float32 or float64.
@@ -57,8 +63,8 @@ class Module:
             for name, p in initial_parameters(layout, self._rng, self.dtype).items()
         }
         self._weights: list[LayerWeights] | None = None
-        self._tape: recurrence.Tape | None = None
-        self._threads = threading.local()  # each thread's recurrence.Workspace
+        self._tape: _recurrence.Tape | None = None
+        self._threads = threading.local()  # each thread's _recurrence.Workspace
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self.__dict__.get("_params", {}):
@@ -73,6 +79,47 @@ class Module:
         if name in params:
             return params[name]  # type: ignore[no-any-return]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the configuration, parameters, mode and generator; not the caches, the
+        record of a training pass, or the per-thread scratch arrays."""
+        state = dict(self.__dict__)
+        state.update(_weights=None, _tape=None)
+        del state["_threads"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__["_threads"] = threading.local()
+
+    def _arguments(self) -> dict[str, Any]:
+        """The constructor's keyword arguments that rebuild this model (seed excepted).
+
+        Read from the constructor's signature, so that it is the one list of them:
+        ``type(model)(**model._arguments())`` is a model of the same configuration.
+        """
+        names = [n for n in inspect.signature(type(self)).parameters if n != "seed"]
+        args = {name: getattr(self, name) for name in names}
+        args["dtype"] = self.dtype.name
+        return args
+
+    def _changed_arguments(self) -> dict[str, Any]:
+        """`_arguments` without those left at their defaults (for ``repr``)."""
+        parameters = inspect.signature(type(self)).parameters
+        return {
+            name: value
+            for name, value in self._arguments().items()
+            if parameters[name].default is inspect.Parameter.empty
+            or value != parameters[name].default
+        }
+
+    def __repr__(self) -> str:
+        args = self._changed_arguments()
+        positional = [repr(args.pop(n)) for n in ("input_size", "hidden_size")]
+        if args.get("dtype") == "float32":
+            del args["dtype"]
+        keywords = [f"{k}={v!r}" for k, v in args.items()]
+        return f"{type(self).__name__}({', '.join(positional + keywords)})"
 
     @property
     def input_size(self) -> int:
@@ -171,11 +218,11 @@ class Module:
         """
         return self.train(False)
 
-    def _workspace(self) -> recurrence.Workspace:
+    def _workspace(self) -> _recurrence.Workspace:
         """This thread's scratch arrays for evaluation-mode passes."""
         workspace = getattr(self._threads, "workspace", None)
         if workspace is None:
-            workspace = self._threads.workspace = recurrence.Workspace()
+            workspace = self._threads.workspace = _recurrence.Workspace()
         return workspace
 
     def _prepared(self) -> list[LayerWeights]:
@@ -184,21 +231,34 @@ class Module:
         return self._weights
 
     def _run(
-        self, x: Array, initial: tuple[Array, ...], schedule: recurrence.Schedule
-    ) -> tuple[Array, tuple[Array, ...]]:
-        """Forward on canonical shapes, in the caller's batch order; records a tape."""
-        order = schedule.order
-        if order is not None:
+        self,
+        x: Array,
+        initial: tuple[Array, ...],
+        schedule: _recurrence.Schedule,
+        batched: bool = True,
+    ) -> tuple[Array | tuple[Array, Array], tuple[Array, ...]]:
+        """Forward on canonical shapes, in the caller's batch order; records a tape.
+
+        The input is copied (sorted by length, padding zeroed) whenever the pass keeps a
+        record or has padding, so that the caller's array is never written to and what sits
+        past a sequence's length is never read.
+        """
+        order, padding = schedule.order, schedule.padding()
+        if self.training or order is not None or padding is not None:
             # evaluation mode: the sorted copy is scratch (training: the record keeps it)
             out = (
                 np.empty_like(x) if self.training else self._workspace().take("x", x.shape, x.dtype)
             )
-            x = np.take(x, order, axis=1, out=out, mode="clip")  # clip: unbuffered, indices valid
-            initial = tuple(np.take(s, order, axis=1) for s in initial)
-        elif self.training:
-            x = x.copy()  # the record must not change if the caller's array does
-        output, final, tape = recurrence.forward(
-            self._layout.cell,
+            if order is None:
+                np.copyto(out, x)
+            else:
+                np.take(x, order, axis=1, out=out, mode="clip")  # clip: unbuffered, indices valid
+            if padding is not None:
+                out[padding] = 0
+            x = out
+        initial = tuple(_take(s, order) for s in initial)
+        output, final, tape = _recurrence.forward(
+            self._layout,
             self._prepared(),
             x,
             initial,
@@ -207,16 +267,16 @@ class Module:
             rng=self._rng,
             keep=self.training,
             workspace=None if self.training else self._workspace(),
-            copied=order is not None,
         )
+        if tape is not None:
+            tape.batched = batched
         self._tape = tape
-        if order is not None:
-            inverse = np.argsort(order)
-            output = np.take(output, inverse, axis=1)
-            final = tuple(np.take(s, inverse, axis=1) for s in final)
-        elif tape is not None:
-            output = output.copy()  # the tape's buffer stays the backward pass's own
-        return output, final
+        inverse = schedule.inverse
+        if isinstance(output, tuple):
+            output = (_take(output[0], inverse), _take(output[1], inverse))
+        else:
+            output = _take(output, inverse)
+        return output, tuple(_take(s, inverse) for s in final)
 
     def _gradient(self, name: str, value: Any, shape: tuple[int, ...]) -> Array:
         """A gradient passed to ``backward``: `shape` exactly, the model's dtype; None is 0."""
@@ -227,7 +287,7 @@ class Module:
             raise ValueError(f"Expected {name} of shape {shape}, got {array.shape}")
         return array
 
-    def _recorded(self) -> recurrence.Tape:
+    def _recorded(self) -> _recurrence.Tape:
         """The record of the last training-mode forward pass, not yet used by a backward."""
         if self._tape is None:
             raise RuntimeError(
@@ -237,20 +297,22 @@ class Module:
         return self._tape
 
     def _backprop(
-        self, d_output: Array, d_final: tuple[Array, ...]
+        self, d_output: Array | tuple[Array, Array], d_final: tuple[Array, ...]
     ) -> tuple[Array, tuple[Array, ...], dict[str, Array]]:
         """Backward on canonical shapes, in the caller's batch order; uses up the record."""
         tape = self._recorded()
         self._tape = None
-        order = tape.schedule.order
-        if order is not None:
-            d_output = np.take(d_output, order, axis=1)
-            d_final = tuple(np.take(s, order, axis=1) for s in d_final)
-        d_x, d_initial, grads = recurrence.backward(
-            self._layout.cell, self._prepared(), tape, d_output, d_final
+        order, inverse = tape.schedule.order, tape.schedule.inverse
+        if isinstance(d_output, tuple):
+            d_output = (_take(d_output[0], order), _take(d_output[1], order))
+        else:
+            d_output = _take(d_output, order)
+        d_x, d_initial, grads = _recurrence.backward(
+            self._layout,
+            self._prepared(),
+            tape,
+            d_output,
+            tuple(_take(s, order) for s in d_final),
         )
-        if order is not None:
-            inverse = np.argsort(order)
-            d_x = np.take(d_x, inverse, axis=1)
-            d_initial = tuple(np.take(s, inverse, axis=1) for s in d_initial)
-        return d_x, d_initial, named_gradients(self._layout, grads)
+        d_initial = tuple(_take(s, inverse) for s in d_initial)
+        return _take(d_x, inverse), d_initial, named_gradients(self._layout, grads)

@@ -1,0 +1,513 @@
+r"""The recurrence driver: runs any kernel over time, layers, directions and lengths.
+
+This is the only time loop in the package. For each layer it
+
+1. projects the whole input sequence at once, one matrix product for every direction:
+   ``gates = x.reshape(L*N, H_in) @ W_ih^T + b``, viewed as ``(L, N, D, G*H)``;
+2. runs each direction's kernel step by step, forwards in time or backwards, writing each
+   new state straight into the layer's state buffer;
+3. merges the directions (concatenated by default) and hands the result to the next layer,
+   through dropout in training mode.
+
+**The state buffer** of a layer is ``(L+2, N, D, width)``: time slots 0 and ``L+1``
+frame the ``L`` steps. Step ``t`` writes slot ``t+1``; it reads slot ``t`` going forwards
+and slot ``t+2`` going backwards (`_slots`). So the emitted states ``buffer[1:L+1]`` are
+the layer's output, with no copy; the initial state of a forward direction sits in slot
+0, and that of a backward direction in the slot after each sequence's last valid step
+(`_place_initial`).
+
+**Variable lengths** follow PyTorch's packed sequences. The batch is sorted by length,
+longest first, so the rows still running at step ``t`` are the first
+``sizes[t] = #{b : lengths[b] > t}``; each step touches only those rows. Positions past a
+sequence's length are never read: the caller's padding is zeroed before the projection
+(`rnn._module.Module`), outputs there are zero, and no gradient reaches them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnn._kernels import DirectionWeights, HiddenGrads, Kernel, Step, StepGrads
+from rnn._parameters import LayerGrads, LayerWeights, Layout
+from rnn._types import Array
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which rows of the batch run at each step.
+
+    Attributes
+    ----------
+    steps : int
+        L, the padded sequence length.
+    sizes : list of int
+        ``sizes[t]``, the number of rows (of the sorted batch) active at step ``t``.
+    lengths : ndarray of int, shape (N,)
+        Sorted lengths, longest first (all L without lengths).
+    order, inverse : ndarray of int, shape (N,), or None
+        ``sorted_batch = batch[order]`` and ``batch = sorted_batch[inverse]``; None when the
+        batch is already sorted.
+    """
+
+    steps: int
+    sizes: list[int]
+    lengths: np.ndarray
+    order: np.ndarray | None = None
+    inverse: np.ndarray | None = None
+
+    @classmethod
+    def build(cls, steps: int, batch: int, lengths: np.ndarray | None) -> Schedule:
+        """The schedule for `batch` sequences of `steps` steps, or of the given lengths."""
+        if lengths is None or bool(np.all(lengths == steps)):
+            return cls(steps, [batch] * steps, np.full(batch, steps, np.intp))
+        order = np.argsort(-lengths, kind="stable")
+        ordered = lengths[order]
+        sizes = (ordered[None, :] > np.arange(steps)[:, None]).sum(axis=1)
+        if bool(np.all(order == np.arange(batch))):
+            return cls(steps, sizes.tolist(), ordered)
+        return cls(steps, sizes.tolist(), ordered, order, np.argsort(order))
+
+    @property
+    def full(self) -> bool:
+        """True when every sequence has length L (no row ever sits out)."""
+        return self.sizes[-1] == len(self.lengths) if self.steps else True
+
+    @property
+    def live(self) -> int:
+        """The number of steps with any row active (later steps are skipped)."""
+        return int(self.lengths[0]) if len(self.lengths) else self.steps
+
+    def padding(self) -> np.ndarray | None:
+        """Boolean mask of shape (L, N), True at padded positions; None without padding."""
+        if self.full:
+            return None
+        return np.arange(self.steps)[:, None] >= self.lengths[None, :]
+
+    def times(self, reverse: bool) -> range:
+        """The steps in processing order."""
+        return range(self.live - 1, -1, -1) if reverse else range(self.live)
+
+
+class Workspace:
+    """Scratch arrays kept between evaluation-mode passes, one per role.
+
+    Layers run one after the other, so in evaluation mode they share one input projection,
+    one scratch array and one cell-state buffer, kept from one pass to the next: fresh
+    memory, which the system hands out page by page, is then touched only for the output.
+    A workspace serves one thread at a time; `rnn._module.Module` keeps one per thread.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, Array] = {}
+
+    def take(self, role: str, shape: tuple[int, ...], dtype: np.dtype) -> Array:
+        """An array of `shape` and `dtype` for `role`; its contents are garbage."""
+        array = self._arrays.get(role)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self._arrays[role] = np.empty(shape, dtype)
+        return array
+
+
+def _buffer(
+    workspace: Workspace | None, role: str, shape: tuple[int, ...], dtype: np.dtype
+) -> Array:
+    """Zeros for a recorded pass (the backward pass reads whole buffers), else scratch."""
+    if workspace is None:
+        return np.zeros(shape, dtype)
+    return workspace.take(role, shape, dtype)
+
+
+@dataclass
+class LayerTape:
+    """What the backward pass needs from one layer's forward pass.
+
+    Attributes
+    ----------
+    x : ndarray, shape (L, N, H_in)
+        The layer's input (zero at padded positions).
+    gates : ndarray, shape (L, N, D, G*H)
+        The gate activations of every step.
+    states : tuple of ndarray, each of shape (L+2, N, D, width)
+        The state buffers (see the module docstring).
+    extra : ndarray, shape (L, N, D, E)
+        Per-step values the kernels kept for their backward pass.
+    mask : ndarray or None
+        The scaled dropout mask applied to this layer's output.
+    """
+
+    x: Array
+    gates: Array
+    states: tuple[Array, ...]
+    extra: Array
+    mask: Array | None = None
+
+
+@dataclass
+class Tape:
+    """The record of one training-mode forward pass.
+
+    Attributes
+    ----------
+    schedule : Schedule
+    batched : bool
+        Whether the caller's input had a batch axis (the backward pass answers in kind).
+    layers : list of LayerTape
+    """
+
+    schedule: Schedule
+    batched: bool = True
+    layers: list[LayerTape] = field(default_factory=list)
+
+
+def _slots(reverse: bool, t: int) -> tuple[int, int]:
+    """The buffer slots step `t` reads and writes."""
+    return (t + 2 if reverse else t), t + 1
+
+
+def _step(
+    tape: LayerTape, d: int, reverse: bool, t: int, n: int, extra_slot: int | None = None
+) -> Step:
+    """What step `t` of direction `d` reads and writes: rows ``:n`` of its slots."""
+    read, write = _slots(reverse, t)
+    return Step(
+        g=tape.gates[t, :n, d],
+        prev=tuple(s[read, :n, d] for s in tape.states),
+        new=tuple(s[write, :n, d] for s in tape.states),
+        extra=tape.extra[t if extra_slot is None else extra_slot, :n, d],
+    )
+
+
+def _place_initial(
+    states: tuple[Array, ...], initial: tuple[Array, ...], schedule: Schedule, d: int, reverse: bool
+) -> None:
+    """Write direction `d`'s initial states into the slot each sequence's first step reads."""
+    rows = np.arange(len(schedule.lengths))
+    for state, init in zip(states, initial):
+        if reverse:
+            state[schedule.lengths + 1, rows, d] = init[d]
+        else:
+            state[0, :, d] = init[d]
+
+
+def _final(state: Array, schedule: Schedule, d: int, reverse: bool) -> Array:
+    """The state each sequence's last step wrote, shape (N, width)."""
+    final: Array = (
+        state[1, :, d].copy()
+        if reverse
+        else state[schedule.lengths, np.arange(len(schedule.lengths)), d]
+    )
+    return final
+
+
+def _project(
+    x: Array, weights: LayerWeights, workspace: Workspace | None, directions: int
+) -> Array:
+    """The input projection of every step and direction, shape (L, N, D, G*H)."""
+    steps, batch = x.shape[:2]
+    width = weights.w_ih_t.shape[1]
+    flat = (
+        np.empty((steps * batch, width), x.dtype)
+        if workspace is None
+        else workspace.take("gates", (steps * batch, width), x.dtype)
+    )
+    np.dot(x.reshape(steps * batch, x.shape[2]), weights.w_ih_t, out=flat)  # (L*N, D*G*H)
+    if weights.b_x is not None:
+        flat += weights.b_x
+    return flat.reshape(steps, batch, directions, width // directions)
+
+
+def merge(emitted: Array, mode: str | None) -> Array | tuple[Array, Array]:
+    """A layer's output from its directions' states ``emitted``, shape (L, N, D, P).
+
+    ``"concat"`` gives (L, N, D*P) (a view); ``"sum"``, ``"mul"``, ``"ave"`` give (L, N, P);
+    None gives the two directions apart.
+    """
+    if emitted.shape[2] == 1 or mode == "concat":
+        return emitted.reshape(*emitted.shape[:2], emitted.shape[2] * emitted.shape[3])
+    forward, backward = emitted[:, :, 0], emitted[:, :, 1]
+    if mode is None:
+        return forward.copy(), backward.copy()
+    if mode == "sum":
+        return forward + backward
+    if mode == "mul":
+        return forward * backward
+    return (forward + backward) / 2  # "ave"
+
+
+def _unmerge(d_out: Array | tuple[Array, Array], emitted: Array, mode: str | None) -> Array:
+    """`merge` backwards: the gradient of each direction's states, shape (L, N, D, P)."""
+    shape = emitted.shape
+    if isinstance(d_out, tuple):
+        return np.stack(d_out, axis=2)
+    if shape[2] == 1 or mode == "concat":
+        return d_out.reshape(shape)
+    if mode == "mul":
+        return np.stack([d_out * emitted[:, :, 1], d_out * emitted[:, :, 0]], axis=2)
+    half = d_out / 2 if mode == "ave" else d_out
+    return np.stack([half, half], axis=2)
+
+
+def _run_layer(
+    layout: Layout,
+    weights: LayerWeights,
+    x: Array,
+    initial: tuple[Array, ...],
+    schedule: Schedule,
+    keep: bool,
+    workspace: Workspace | None,
+    reuse: Array | None,
+    run_directions: Callable[[Callable[[int], None], int], None],
+) -> tuple[LayerTape, tuple[Array, ...]]:
+    """Run one layer, every direction; return its record and final states (D, N, width).
+
+    With a `workspace` (evaluation mode) the scratch arrays come from it, and `reuse`, if
+    given, becomes the buffer of ``h``: a layer writes its states over its own input, which
+    nothing reads after the projection.
+    """
+    steps, batch = x.shape[:2]
+    directions = len(layout.kernels)
+    scratch = None if keep else workspace
+    gates = _project(x, weights, scratch, directions)
+    shapes = [(steps + 2, batch, directions, width) for width in layout.state_sizes]
+    if reuse is None:  # the first layer's h becomes the output: fresh memory, not scratch
+        h = np.zeros(shapes[0], x.dtype) if keep else np.empty(shapes[0], x.dtype)
+    else:
+        h = reuse
+    states = (h, *(_buffer(scratch, "c", shape, x.dtype) for shape in shapes[1:]))
+    extra_width = layout.kernel.extra_width(layout.hidden_size, layout.proj_size)
+    extra_shape = (steps if keep else 1, batch, directions, extra_width)
+    tape = LayerTape(x, gates, states, _buffer(scratch, "extra", extra_shape, x.dtype))
+    gate_width = gates.shape[3]
+
+    def run(d: int) -> None:
+        kernel, w, reverse = layout.kernels[d], weights.directions[d], layout.reverse(d)
+        _place_initial(states, initial, schedule, d, reverse)
+        work = np.empty((batch, gate_width), x.dtype)
+        for t in schedule.times(reverse):
+            n = schedule.sizes[t]
+            kernel.forward(_step(tape, d, reverse, t, n, None if keep else 0), w, work[:n])
+
+    run_directions(run, directions)
+    final = tuple(
+        np.stack([_final(s, schedule, d, layout.reverse(d)) for d in range(directions)])
+        for s in states
+    )
+    return tape, final
+
+
+def _serial(run: Callable[[int], None], count: int) -> None:
+    for d in range(count):
+        run(d)
+
+
+def forward(
+    layout: Layout,
+    weights: list[LayerWeights],
+    x: Array,
+    initial: tuple[Array, ...],
+    schedule: Schedule,
+    *,
+    dropout: float = 0.0,
+    rng: np.random.Generator | None = None,
+    keep: bool = False,
+    workspace: Workspace | None = None,
+    run_directions: Callable[[Callable[[int], None], int], None] = _serial,
+) -> tuple[Array | tuple[Array, Array], tuple[Array, ...], Tape | None]:
+    """Run a stack of recurrent layers over a batch of sequences.
+
+    Parameters
+    ----------
+    layout : Layout
+    weights : list of LayerWeights
+        One per layer.
+    x : ndarray, shape (L, N, H_in)
+        The input, batch sorted as `schedule` says, zero at padded positions.
+    initial : tuple of ndarray
+        The initial states, each of shape (num_layers*D, N, width), layer-major.
+    schedule : Schedule
+    dropout : float
+        Probability of zeroing an element of each layer's output but the last.
+    rng : numpy.random.Generator, optional
+        Draws the dropout masks; required when `dropout` > 0.
+    keep : bool
+        Record a `Tape` for the backward pass.
+    workspace : Workspace, optional
+        Where to take scratch arrays from (evaluation mode only).
+    run_directions : callable, optional
+        ``run_directions(run, D)`` calls ``run(d)`` for every direction (in any order, or
+        at once on several threads); serial by default.
+
+    Returns
+    -------
+    output : ndarray of shape (L, N, D*P) or (L, N, P), or a pair of (L, N, P)
+        The last layer's output (see `merge`); zero at padded positions. In evaluation mode
+        it may be a view of the workspace: copy it before the next pass.
+    final : tuple of ndarray
+        The final states, shaped like `initial`.
+    tape : Tape or None
+        The record of the pass, when `keep`.
+    """
+    tape = Tape(schedule) if keep else None
+    padding = schedule.padding()
+    finals: list[tuple[Array, ...]] = []
+    reuse = None
+    output: Array | tuple[Array, Array] = x
+    for layer, w in enumerate(weights):
+        rows = slice(layer * len(layout.kernels), (layer + 1) * len(layout.kernels))
+        init = tuple(s[rows] for s in initial)
+        layer_tape, final = _run_layer(
+            layout, w, x, init, schedule, keep, workspace, reuse, run_directions
+        )
+        finals.append(final)
+        emitted = layer_tape.states[0][1 : schedule.steps + 1]  # (L, N, D, P)
+        if not keep:
+            reuse = layer_tape.states[0]  # the next layer's states overwrite this output
+            if padding is not None:
+                emitted[padding] = 0
+        output = merge(emitted, layout.merge_mode)
+        if keep and not isinstance(output, tuple):
+            if output.base is not None:  # a view of the buffer, which the record keeps
+                output = output.copy()
+            if padding is not None:
+                output[padding] = 0  # type: ignore[index]  # narrowed above
+        if dropout and layer < len(weights) - 1:
+            assert rng is not None and not isinstance(output, tuple)
+            keep_prob = 1.0 - dropout
+            mask = (rng.random(output.shape) < keep_prob).astype(output.dtype)
+            if keep_prob:
+                mask /= keep_prob
+            layer_tape.mask = mask
+            output = output * mask
+        if tape is not None:
+            tape.layers.append(layer_tape)
+        if not isinstance(output, tuple):
+            x = output
+    final_states = tuple(np.concatenate(parts) for parts in zip(*finals))
+    return output, final_states, tape
+
+
+def _previous_slabs(tape: LayerTape, d: int, reverse: bool) -> tuple[Array, ...]:
+    """The states every step of direction `d` read, flattened to (L*N, width)."""
+    steps = tape.gates.shape[0]
+    start = 2 if reverse else 0
+    batch = tape.gates.shape[1]
+    return tuple(
+        s[start : start + steps, :, d].reshape(steps * batch, s.shape[3]) for s in tape.states
+    )
+
+
+def _backward_direction(
+    kernel: Kernel,
+    w: DirectionWeights,
+    tape: LayerTape,
+    schedule: Schedule,
+    d: int,
+    reverse: bool,
+    d_emitted: Array,
+    carry: list[Array],
+    d_gates: Array,
+) -> HiddenGrads:
+    """BPTT through one direction of one layer; `carry` enters as the gradient of the
+    final states and leaves as that of the initial states."""
+    steps, batch = tape.gates.shape[:2]
+    # (L, N, G*H); d(h W_hh^T) is d_gates itself unless the kernel says otherwise
+    d_hidden = np.zeros_like(d_gates[:, :, d]) if kernel.separate_hidden_grad else d_gates[:, :, d]
+    w_hr = None if w.w_hr is None else np.zeros_like(w.w_hr)
+    for t in reversed(schedule.times(reverse)):
+        n = schedule.sizes[t]
+        carry[0][:n] += d_emitted[t, :n, d]
+        grads = StepGrads(tuple(c[:n] for c in carry), d_gates[t, :n, d], d_hidden[t, :n], w_hr)
+        kernel.backward(_step(tape, d, reverse, t, n), grads, w)
+    width = d_gates.shape[3]
+    read, write = (
+        _previous_slabs(tape, d, reverse),
+        tuple(s[1 : steps + 1, :, d].reshape(steps * batch, s.shape[3]) for s in tape.states),
+    )
+    hidden = kernel.weight_grads(
+        d_hidden.reshape(steps * batch, width),
+        d_gates[:, :, d].reshape(steps * batch, width),
+        read,
+        write,
+        tape.extra[:, :, d].reshape(steps * batch, tape.extra.shape[3]),
+    )
+    hidden.w_hr = w_hr
+    return hidden
+
+
+def backward(
+    layout: Layout,
+    weights: list[LayerWeights],
+    tape: Tape,
+    d_output: Array | tuple[Array, Array],
+    d_final: tuple[Array, ...],
+) -> tuple[Array, tuple[Array, ...], list[LayerGrads]]:
+    """Backpropagate through time, through every layer of a `forward` pass.
+
+    Parameters
+    ----------
+    layout : Layout
+    weights : list of LayerWeights
+        The weights the forward pass ran with.
+    tape : Tape
+        Its record.
+    d_output : ndarray or pair of ndarray
+        Gradient of the loss with respect to the output, shaped like it (padded positions
+        are ignored).
+    d_final : tuple of ndarray
+        Gradients with respect to the final states, shaped like them.
+
+    Returns
+    -------
+    d_x : ndarray, shape (L, N, H_in)
+    d_initial : tuple of ndarray
+        Shaped like the initial states.
+    grads : list of LayerGrads
+        One per layer.
+    """
+    schedule = tape.schedule
+    directions = len(layout.kernels)
+    d_initial = [np.empty_like(s) for s in d_final]
+    grads: list[LayerGrads] = []
+    for layer in range(len(weights) - 1, -1, -1):
+        w, lt = weights[layer], tape.layers[layer]
+        if lt.mask is not None:
+            assert not isinstance(d_output, tuple)
+            d_output = d_output * lt.mask
+        steps, batch = lt.x.shape[:2]
+        emitted = lt.states[0][1 : steps + 1]
+        d_emitted = _unmerge(d_output, emitted, layout.merge_mode)
+        d_gates = np.zeros_like(lt.gates)  # (L, N, D, G*H)
+        hidden = []
+        for d, kernel in enumerate(layout.kernels):
+            row = layer * directions + d
+            carry = [s[row].copy() for s in d_final]
+            hidden.append(
+                _backward_direction(
+                    kernel,
+                    w.directions[d],
+                    lt,
+                    schedule,
+                    d,
+                    layout.reverse(d),
+                    d_emitted,
+                    carry,
+                    d_gates,
+                )
+            )
+            for d_init, c in zip(d_initial, carry):
+                d_init[row] = c
+        flat = d_gates.reshape(steps * batch, d_gates.shape[2] * d_gates.shape[3])  # (L*N, D*G*H)
+        grads.append(
+            LayerGrads(
+                w_ih=flat.T @ lt.x.reshape(steps * batch, lt.x.shape[2]),
+                b_x=None if w.b_x is None else flat.sum(axis=0),
+                hidden=hidden,
+            )
+        )
+        d_output = (flat @ w.w_ih).reshape(steps, batch, w.w_ih.shape[1])
+    grads.reverse()
+    assert not isinstance(d_output, tuple)
+    return d_output, tuple(d_initial), grads
