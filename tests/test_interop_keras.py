@@ -1,9 +1,11 @@
 """rnn.from_keras / rnn.to_keras against Keras 3 on its torch backend (no TensorFlow).
 
-Forward and, through torch autograd under Keras, gradients. Keras' ``SimpleRNN`` on the
-torch backend computes its float64 products in float32 (measured: 1e-7 from the float64
-answer, while its GRU and LSTM agree to 1e-16), so SimpleRNN is compared to float32
-tolerance. Skipped without keras.
+Forward and, through torch autograd under Keras, gradients. On the torch backend,
+``keras.ops.matmul`` of a float64 tensor and a float64 Keras variable returns float32 (Keras
+3.15), so Keras' generic cell code is float32-accurate in float64: ``SimpleRNN``, and GRU and
+LSTM with a non-default option (``reset_after=False``, other activations), measured 1e-8 to
+1e-7 from the float64 answer; they are compared to float32 tolerance. The default GRU and LSTM
+take another path and agree to 1e-16. Skipped without keras.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ KINDS = {"RNN": rnn.RNN, "GRU": rnn.GRU, "LSTM": rnn.LSTM}
 
 
 def keras_tolerance(model: Any) -> dict[str, float]:
-    return F32 if isinstance(model, rnn.RNN) else tolerance(model.dtype)
+    """Float32 tolerance where Keras runs its generic cell code (see the module docstring)."""
+    generic = (
+        isinstance(model, rnn.RNN) or model.activations or not getattr(model, "reset_after", True)
+    )
+    return F32 if generic else tolerance(model.dtype)
 
 
 def numpy(value: Any) -> np.ndarray:
@@ -255,11 +261,11 @@ def test_go_backwards_outputs_are_in_time_order_here(kind: str) -> None:
 
 
 @needs_variants
-@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
-@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize(
+    ("merge_mode", "num_layers"),
+    [(m, k) for m in ("concat", "sum", "mul", "ave", None) for k in (1, 2) if m or k == 1],
+)
 def test_merge_modes_forward(merge_mode: str | None, num_layers: int) -> None:
-    if merge_mode is None and num_layers > 1:
-        pytest.skip("merge_mode=None returns two outputs and needs num_layers=1")
     model = rnn.GRU(
         3,
         4,

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from rnn._module import Module
 from rnn.interop import _gates, _models
-from rnn.module import Module
 
 _KERAS_NAMES = {"RNN": "SimpleRNN", "GRU": "GRU", "LSTM": "LSTM"}
 # Keras activation name -> (ONNX name, alpha, beta), the same function (Keras 3's source).
@@ -227,7 +227,7 @@ def _activation_arguments(name: str, single: Any, directions: int) -> dict[str, 
     if name == "RNN" and names == ["Relu"] * directions:
         return {"nonlinearity": "relu"}
     found: dict[str, Any] = {"activations": names}
-    takes = {a: _models.ACTIVATION_PARAMETERS.get(a, (False, False)) for a in names}
+    takes = {a: _models.takes_parameters(a) for a in names}
     alphas = [alpha for a, alpha, _ in per_direction if takes[a][0]]
     betas = [beta for a, _, beta in per_direction if takes[a][1]]
     if alphas:
@@ -298,7 +298,7 @@ def to_keras(model: Module) -> Any:
     name, is_cell = _models.kind(model, "to_keras")
     if is_cell:
         raise TypeError(f"rnn.to_keras expects an rnn.RNN, GRU or LSTM; got {type(model).__name__}")
-    args = _models.arguments(model, name, is_cell)
+    args = _models.arguments(model)
     refused = [k for k in ("proj_size", "peephole", "input_forget", "clip") if args.get(k)]
     if refused:
         shown = ", ".join(f"{k}={args[k]!r}" for k in refused)

@@ -12,17 +12,15 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
+from rnn import _activations
+from rnn._module import Module
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
 from rnn.layers import GRU, LSTM, RNN
-from rnn.module import Module
 
 LAYERS: dict[str, type[Module]] = {"RNN": RNN, "GRU": GRU, "LSTM": LSTM}
 CELLS: dict[str, type[Module]] = {"RNN": RNNCell, "GRU": GRUCell, "LSTM": LSTMCell}
 
-# The variant options (issue 13) and their defaults, which are PyTorch's behaviour. A model
-# built before the core had them reads as the default (`getattr` below).
+# The variant options (issue 13) and their defaults, which are PyTorch's behaviour.
 VARIANTS: dict[str, Any] = {
     "reset_after": True,
     "peephole": False,
@@ -34,50 +32,11 @@ VARIANTS: dict[str, Any] = {
     "go_backwards": False,
     "merge_mode": "concat",
 }
-KIND_VARIANTS = {
-    "RNN": ("clip", "activations", "activation_alpha", "activation_beta"),
-    "GRU": ("reset_after", "clip", "activations", "activation_alpha", "activation_beta"),
-    "LSTM": (
-        "peephole",
-        "input_forget",
-        "clip",
-        "activations",
-        "activation_alpha",
-        "activation_beta",
-    ),
-}
-LAYER_VARIANTS = ("go_backwards", "merge_mode")
-
-# ONNX's activation names, and each kind's default list for one direction (ONNX order:
-# RNN f; GRU f, g; LSTM f, g, h).
-ACTIVATION_NAMES = (
-    "Relu",
-    "Tanh",
-    "Sigmoid",
-    "Affine",
-    "LeakyRelu",
-    "ThresholdedRelu",
-    "ScaledTanh",
-    "HardSigmoid",
-    "Elu",
-    "Softsign",
-    "Softplus",
-)
+# Each kind's activations for one direction, in ONNX's order: RNN f; GRU f, g; LSTM f, g, h.
 DEFAULT_ACTIVATIONS = {
     "RNN": ["Tanh"],
     "GRU": ["Sigmoid", "Tanh"],
     "LSTM": ["Sigmoid", "Tanh", "Tanh"],
-}
-
-# onnxruntime's activation parameters: (takes alpha, takes beta, default alpha, default beta);
-# the others take none.
-ACTIVATION_PARAMETERS = {
-    "Affine": (True, True, 0.0, 0.0),
-    "LeakyRelu": (True, False, 0.01, 0.0),
-    "ThresholdedRelu": (True, False, 0.0, 0.0),
-    "ScaledTanh": (True, True, 0.0, 0.0),
-    "HardSigmoid": (True, True, 0.2, 0.5),
-    "Elu": (True, False, 1.0, 0.0),
 }
 
 
@@ -103,33 +62,11 @@ def kind(model: Any, function: str) -> tuple[str, bool]:
     )
 
 
-def variants(model: Any, name: str, is_cell: bool) -> dict[str, Any]:
-    """The model's variant options that differ from their defaults."""
-    options = KIND_VARIANTS[name] + (() if is_cell else LAYER_VARIANTS)
-    found = {k: getattr(model, k, VARIANTS[k]) for k in options}
-    return {k: v for k, v in found.items() if v != VARIANTS[k]}
-
-
-def arguments(model: Any, name: str, is_cell: bool) -> dict[str, Any]:
-    """The constructor keyword arguments that rebuild `model` (dtype as its name)."""
-    args: dict[str, Any] = {
-        "input_size": model.input_size,
-        "hidden_size": model.hidden_size,
-        "bias": model.bias,
-    }
-    if not is_cell:
-        args |= {
-            "num_layers": model.num_layers,
-            "batch_first": model.batch_first,
-            "dropout": model.dropout,
-            "bidirectional": model.bidirectional,
-        }
-        if name == "LSTM":
-            args["proj_size"] = model.proj_size
-    if name == "RNN":
-        args["nonlinearity"] = model.nonlinearity
-    args["dtype"] = np.dtype(model.dtype).name
-    return args | variants(model, name, is_cell)
+def arguments(model: Any) -> dict[str, Any]:
+    """The constructor keyword arguments that rebuild `model` (dtype as its name), leaving
+    out variant options at their defaults."""
+    args: dict[str, Any] = model._arguments()
+    return {k: v for k, v in args.items() if k not in VARIANTS or v != VARIANTS[k]}
 
 
 def build(
@@ -149,7 +86,7 @@ def directions(model: Any) -> int:
 
 def activation_list(model: Any, name: str) -> list[str]:
     """Every gate role's activation for every direction, in ONNX's order, defaults filled in."""
-    given = getattr(model, "activations", None)
+    given = model.activations
     if given is not None:
         return [canonical_activation(a) for a in given]
     if name == "RNN" and model.nonlinearity == "relu":
@@ -159,23 +96,23 @@ def activation_list(model: Any, name: str) -> list[str]:
 
 def canonical_activation(value: Any) -> str:
     """ONNX's spelling of an activation name, matched case-insensitively (as onnxruntime does)."""
-    spelled = {a.lower(): a for a in ACTIVATION_NAMES}
-    if not isinstance(value, str) or value.lower() not in spelled:
+    name = _activations.canonical_name(value)
+    if name is None:
         raise ValueError(
-            f"unknown activation {value!r}; expected one of {', '.join(ACTIVATION_NAMES)}"
+            f"unknown activation {value!r}; expected one of {', '.join(_activations.REGISTRY)}"
         )
-    return spelled[value.lower()]
+    return name
+
+
+def takes_parameters(name: str) -> tuple[bool, bool]:
+    """Whether an ONNX activation takes an alpha, and a beta."""
+    spec = _activations.REGISTRY[name]
+    return spec.alpha is not None, spec.beta is not None
 
 
 def resolved_activations(
     names: Sequence[str], alphas: Sequence[float] | None, betas: Sequence[float] | None
 ) -> list[tuple[str, float, float]]:
     """Each activation with its alpha and beta, consumed in order as onnxruntime does."""
-    alpha_iter, beta_iter = iter(alphas or []), iter(betas or [])
-    resolved = []
-    for n in names:
-        takes_alpha, takes_beta, alpha, beta = ACTIVATION_PARAMETERS.get(n, (False, False, 0, 0))
-        alpha = next(alpha_iter, alpha) if takes_alpha else alpha
-        beta = next(beta_iter, beta) if takes_beta else beta
-        resolved.append((n, float(alpha), float(beta)))
-    return resolved
+    bound = _activations.bind(names, alphas or [], betas or [])
+    return [(a.name, a.alpha, a.beta) for a in bound]

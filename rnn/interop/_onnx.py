@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from rnn._module import Module
 from rnn.interop import _gates, _models
-from rnn.module import Module
 
 OPSET = 17
 METADATA_KEY = "rnn.model"  # the class and constructor arguments of the model written
@@ -128,7 +128,7 @@ def to_onnx(
             f"rnn.to_onnx expects an rnn.RNN, GRU or LSTM; got {type(model).__name__} "
             "(a cell is one step: wrap it as a one-layer model)"
         )
-    args = _models.arguments(model, name, is_cell)
+    args = _models.arguments(model)
     dtype = np.dtype(model.dtype)
     g = _Graph(onnx, dtype, [0])
     elem = onnx.helper.np_dtype_to_tensor_dtype(dtype)
@@ -691,12 +691,7 @@ def _activation_arguments(name: str, attributes: Mapping[str, Any], D: int) -> d
             f"rnn.from_onnx: {name} with {D} direction(s) takes {expected} activations; "
             f"got {activations}"
         )
-    used = [
-        a
-        for a, _, _ in _models.resolved_activations(activations, alphas, betas)
-        if a in _models.ACTIVATION_PARAMETERS
-    ]
-    if not used and not alphas and not betas:
+    if not alphas and not betas:  # PyTorch's activations take no alpha or beta
         if activations == _models.DEFAULT_ACTIVATIONS[name] * D:
             return {}
         if name == "RNN" and activations == ["Relu"] * D:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rnn._module import Module
 from rnn.interop import _models
-from rnn.module import Module
 
 _TORCH_NAMES = {
     ("RNN", False): "RNN",
@@ -122,7 +122,7 @@ def to_torch(model: Module) -> Any:
     """
     torch = _torch("to_torch")
     name, is_cell = _models.kind(model, "to_torch")
-    args = _models.arguments(model, name, is_cell)
+    args = _models.arguments(model)
     refused = [k for k in args if k in _models.VARIANTS]
     if "activations" in refused and _torch_nonlinearity(model, name) is not None:
         refused = [k for k in refused if not k.startswith("activation")]
@@ -150,8 +150,6 @@ def _torch_nonlinearity(model: Module, name: str) -> str | None:
         if per_direction is not None and found == per_direction * (
             len(found) // len(per_direction)
         ):
-            alphas = getattr(model, "activation_alpha", None) or []
-            betas = getattr(model, "activation_beta", None) or []
-            if not alphas and not betas:
+            if not (model.activation_alpha or model.activation_beta):
                 return choice
     return None
