@@ -147,9 +147,9 @@ def _torch_nonlinearity(model: Module, name: str) -> str | None:
         "relu": ["Relu"] if name == "RNN" else None,
     }
     for choice, per_direction in standard.items():
-        if per_direction is not None and found == per_direction * (
+        repeated = per_direction is not None and found == per_direction * (
             len(found) // len(per_direction)
-        ):
-            if not (model.activation_alpha or model.activation_beta):
-                return choice
+        )
+        if repeated and not (model.activation_alpha or model.activation_beta):
+            return choice
     return None
