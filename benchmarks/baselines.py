@@ -8,7 +8,11 @@ checked against ``model(x)`` before it is timed. No builder draws weights of its
 
 - `sketch`: the loop of the original sketch (state as columns ``(H, N)``, per step
   ``tanh(W_ih @ x_t.T + W_hh @ h)``), with the model's biases added; Elman tanh only.
-- `matmul_bound`: the matrix products of a forward pass and nothing else.
+- `lean_loop`: the leanest numpy loop of the same equations: one input GEMM per
+  layer-direction, then per step one recurrent GEMM into a preallocated buffer and the
+  fewest in-place ufunc calls.
+- `matmul_bound`: the matrix products of a forward pass and nothing else;
+  `train_matmul_bound`: those of a training step (forward and backward).
 - `torch_forward`, `torch_packed`, `torch_train_step`: PyTorch CPU, same weights.
 - `onnx_forward`: onnxruntime's RNN/GRU/LSTM operators, one node per layer.
 
@@ -131,6 +135,166 @@ def matmul_bound(model: Any, x: np.ndarray) -> Callable[[], None]:
             for w in w_hh_t:
                 for _ in range(steps):
                     np.dot(h, w, out=work)
+
+    return run
+
+
+# Gate rows of the lean loop: sigmoid gates first (pre-scaled by 1/2), then the tanh gate.
+LEAN_ORDER = {"RNN": [0], "GRU": [0, 1, 2], "LSTM": [0, 1, 3, 2]}  # LSTM i|f|g|o -> i|f|o|g
+LEAN_SIGMOIDS = {"RNN": 0, "GRU": 2, "LSTM": 3}
+
+
+def lean_loop(model: Any, x: np.ndarray) -> Forward:
+    """The leanest in-place numpy loop of the model's equations: a reference for `rnn`.
+
+    Per layer-direction: one GEMM for every step's input part (biases added once), then
+    per step one GEMM ``h_{t-1} @ W_hh^T`` into a preallocated buffer and as few
+    in-place ufunc calls as the equations allow. Sigmoid gates use
+    ``sigmoid(a) = (1 + tanh(a / 2)) / 2`` with their weight rows pre-scaled by 1/2
+    (exact: a power of two), so all gates share one ``tanh`` call:
+
+    - Elman: ``h = tanh(g_t + h W_hh^T)``: 3 calls per step (GEMM, add, tanh or maximum);
+    - GRU (``r|z|n``): GEMM, add (r, z), 2 calls to finish both sigmoids, add b_hn,
+      multiply by r, add the input part, tanh, then ``h = n + z (h - n)`` in 3: 12 calls;
+    - LSTM (gates reordered ``i|f|o|g``): GEMM, add, one tanh over all gates, 2 calls to
+      finish the sigmoids, ``c = f c + i g`` in 3, ``h = o tanh(c)`` in 2: 10 calls.
+    """
+    name = kind(model)
+    if getattr(model, "proj_size", 0):
+        raise ValueError("the lean loop has no LSTM projection")
+    sd = model.state_dict()
+    size, dtype = model.hidden_size, model.dtype
+    layers, directions = model.num_layers, 2 if model.bidirectional else 1
+    order, sigmoids = LEAN_ORDER[name], LEAN_SIGMOIDS[name]
+    steps, batch = x.shape[:2]
+    half = np.array(0.5, dtype)
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        """Gate blocks reordered, the sigmoid blocks scaled by 1/2."""
+        blocks = [a[i * size : (i + 1) * size] for i in order]
+        return np.concatenate([b * half if j < sigmoids else b for j, b in enumerate(blocks)])
+
+    plan = []
+    for k in range(layers):
+        for d in range(directions):
+            n = _param_names(model, k, d)
+            b_ih, b_hh = rows(sd[n["bias_ih"]]), rows(sd[n["bias_hh"]])
+            bias = b_ih + b_hh
+            b_hn = None
+            if name == "GRU":  # b_hn sits inside r * (...): only b_in joins the input part
+                bias[2 * size :] = b_ih[2 * size :]
+                b_hn = b_hh[2 * size :].copy()
+            w_ih_t = np.ascontiguousarray(rows(sd[n["weight_ih"]]).T)
+            w_hh_t = np.ascontiguousarray(rows(sd[n["weight_hh"]]).T)
+            plan.append((k, d, w_ih_t, bias, w_hh_t, b_hn))
+    width = len(order) * size
+    gi = np.empty((steps * batch, width), dtype)
+    gh = np.empty((batch, width), dtype)
+    tmp = np.empty((batch, size), dtype)
+    c = np.empty((batch, size), dtype)
+
+    def run() -> tuple[np.ndarray, np.ndarray]:
+        layer_input = x.reshape(steps * batch, -1)
+        finals = []
+        out = np.empty((steps, batch, directions * size), dtype)
+        for k, d, w_ih_t, bias, w_hh_t, b_hn in plan:
+            if d == 0 and k > 0:
+                layer_input = out.reshape(steps * batch, -1)
+                out = np.empty((steps, batch, directions * size), dtype)
+            np.dot(layer_input, w_ih_t, out=gi)
+            np.add(gi, bias, out=gi)
+            g = gi.reshape(steps, batch, width)
+            h_all = out[:, :, d * size : (d + 1) * size]  # (L, N, H) view of this direction
+            h = np.zeros((batch, size), dtype)
+            c[...] = 0
+            for t in range(steps - 1, -1, -1) if d else range(steps):
+                h_new = h_all[t]
+                np.dot(h, w_hh_t, out=gh)
+                if name == "RNN":
+                    np.add(gh, g[t], out=h_new)
+                    if model.nonlinearity == "tanh":
+                        np.tanh(h_new, out=h_new)
+                    else:
+                        np.maximum(h_new, 0, out=h_new)
+                elif name == "GRU":
+                    rz, gh_n = gh[:, : 2 * size], gh[:, 2 * size :]
+                    np.add(rz, g[t, :, : 2 * size], out=rz)
+                    np.tanh(rz, out=rz)
+                    rz *= half
+                    rz += half
+                    r, z = rz[:, :size], rz[:, size:]
+                    gh_n += b_hn
+                    gh_n *= r
+                    gh_n += g[t, :, 2 * size :]
+                    np.tanh(gh_n, out=gh_n)  # n
+                    np.subtract(h, gh_n, out=tmp)
+                    np.multiply(tmp, z, out=tmp)
+                    np.add(gh_n, tmp, out=h_new)
+                else:
+                    np.add(gh, g[t], out=gh)
+                    np.tanh(gh, out=gh)
+                    ifo = gh[:, : 3 * size]
+                    ifo *= half
+                    ifo += half
+                    np.multiply(c, gh[:, size : 2 * size], out=c)  # f c
+                    np.multiply(gh[:, :size], gh[:, 3 * size :], out=tmp)  # i g
+                    np.add(c, tmp, out=c)
+                    np.tanh(c, out=tmp)
+                    np.multiply(gh[:, 2 * size : 3 * size], tmp, out=h_new)  # o tanh(c)
+                h = h_new
+            finals.append(h)
+        return out, np.stack(finals)
+
+    return run
+
+
+def train_matmul_bound(model: Any, x: np.ndarray) -> Callable[[], None]:
+    """The matrix products of one training step (forward and backward) and nothing else.
+
+    The forward's GEMMs (as in `matmul_bound`), then per layer-direction, from the last
+    layer down: ``L`` state-gradient products ``dg_t @ W_hh`` and one GEMM each for the
+    input gradient ``dG @ W_ih``, the input-weight gradient ``dG^T @ X`` and the
+    recurrent-weight gradient ``dG^T @ H_prev``, over all steps at once. A lower bound
+    of a training step, like `matmul_bound` of a forward.
+    """
+    forward = matmul_bound(model, x)
+    sd = model.state_dict()
+    layers, directions = model.num_layers, 2 if model.bidirectional else 1
+    steps, batch = x.shape[:2]
+    dtype, size = model.dtype, model.hidden_size
+    plan = []
+    for k in range(layers - 1, -1, -1):
+        for d in range(directions):
+            n = _param_names(model, k, d)
+            w_ih, w_hh = sd[n["weight_ih"]], sd[n["weight_hh"]]  # (G*H, H_in), (G*H, H)
+            width = w_ih.shape[0]
+            layer_input = (
+                x.reshape(steps * batch, -1)
+                if k == 0
+                else np.zeros((steps * batch, w_ih.shape[1]), dtype)
+            )
+            plan.append(
+                (
+                    w_ih,
+                    w_hh,
+                    layer_input,
+                    np.zeros((steps * batch, width), dtype),  # dG, every step's gates
+                    np.zeros((steps * batch, size), dtype),  # H_prev
+                    np.zeros((steps * batch, w_ih.shape[1]), dtype),  # d input
+                    np.zeros((width, w_ih.shape[1]), dtype),  # d W_ih
+                    np.zeros((width, size), dtype),  # d W_hh
+                    np.zeros((batch, size), dtype),  # dh
+                )
+            )
+
+    def run() -> None:
+        forward()
+        for w_ih, w_hh, layer_input, d_g, h_prev, d_in, d_w_ih, d_w_hh, dh in plan:
+            for t in range(steps):
+                np.dot(d_g[t * batch : (t + 1) * batch], w_hh, out=dh)
+            np.dot(d_g, w_ih, out=d_in)
+            np.dot(d_g.T, layer_input, out=d_w_ih)
+            np.dot(d_g.T, h_prev, out=d_w_hh)
 
     return run
 

@@ -1,4 +1,4 @@
-"""Speed benchmark of `rnn` against PyTorch, onnxruntime, the original sketch and a matmul bound.
+"""Speed benchmark of `rnn` against PyTorch, onnxruntime, a lean numpy loop and a matmul bound.
 
 Run ``python benchmarks/run.py`` (``make bench``); ``--help`` lists the options and
 benchmarks/README.md explains what is measured and how results.json is laid out.
@@ -8,7 +8,9 @@ round times every implementation once, in an order rotated from round to round, 
 the reported figures are medians over rounds, of the times and of the per-round
 ratios ``rnn / other``. Every implementation's output is checked against `rnn`'s
 before anything is timed. ``--threads 2`` instead gives each library its own worker
-process with two threads (medium size only) and interleaves rounds across the workers.
+process with two threads (and `rnn` a second one with one thread) and interleaves rounds
+across the workers. The ``dask`` section times `rnn.dask_forward` on local clusters of
+one and of two worker processes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import cProfile
 import dataclasses
 import gc
 import json
+import logging
 import math
 import os
 import platform
@@ -74,12 +77,17 @@ SIZES = {
     "small": Size(100, 32, 64, 128, 1),
     "small-bi": Size(100, 32, 64, 128, 2, True),
     "medium": Size(200, 64, 256, 512, 2),
+    "medium-bi": Size(200, 64, 256, 512, 2, True),
     "large": Size(100, 256, 1024, 1024, 1),
 }
 MODELS = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
 DTYPES = {"float32": np.float32, "float64": np.float64}
 TOLERANCE = {"float32": 1e-4, "float64": 1e-10}  # max |difference| allowed before timing
-SECTIONS = ("forward", "memory", "train", "lengths")
+SECTIONS = ("forward", "memory", "train", "lengths", "dask")
+# Set on some machines for old OpenBLAS builds; they slow a current one, so the benchmark
+# runs without them (main() restarts itself with both removed and records what they were).
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+REMOVED = "RNN_BENCH_REMOVED_OPENBLAS"  # the removed values, JSON, for the restarted process
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ class Settings:
 
 
 FULL = Settings(budget=2.5, min_rounds=5, max_rounds=40, heavy_rounds=3, heavy=4.0, target=0.01)
-QUICK = Settings(budget=0.3, min_rounds=3, max_rounds=10, heavy_rounds=2, heavy=2.0, target=0.003)
+QUICK = Settings(budget=0.1, min_rounds=2, max_rounds=5, heavy_rounds=2, heavy=1.0, target=0.002)
 
 
 def sig(x: float, digits: int = 4) -> float:
@@ -199,6 +207,8 @@ def interleave(
         "rounds": rounds,
         "number": number,
         "median_s": {n: sig(statistics.median(t)) for n, t in times.items()},
+        "min_s": {n: sig(min(t)) for n, t in times.items()},
+        "max_s": {n: sig(max(t)) for n, t in times.items()},
         "ratio": {
             n: sig(statistics.median(a / b for a, b in zip(times[ref], times[n])), 3)
             for n in names[1:]
@@ -287,6 +297,7 @@ def forward_candidates(model: Any, x: np.ndarray, threads: int = 1) -> dict[str,
         "rnn": lambda: rnn_forward(model, x),
         "torch": lambda: baselines.torch_forward(model, x),
         "onnxruntime": lambda: baselines.onnx_forward(model, x, threads),
+        "lean": lambda: baselines.lean_loop(model, x),
         "bound": lambda: baselines.matmul_bound(model, x),
     }
     if baselines.kind(model) == "RNN":
@@ -347,7 +358,10 @@ def train_case(model_name: str, size_name: str, settings: Settings) -> dict[str,
     reference = torch_step()  # torch's gradients are the reference, this call its first
     torch_first = time.perf_counter() - start
     scale = max(float(np.max(np.abs(g))) for g in reference.values())
-    candidates = {"rnn": lambda: baselines.rnn_train_step(model, x, grads)}
+    candidates = {
+        "rnn": lambda: baselines.rnn_train_step(model, x, grads),
+        "bound": lambda: baselines.train_matmul_bound(model, x),
+    }
     fns, first, diffs, skipped = validated(candidates, reference, TOLERANCE["float32"], scale)
     fns["torch"], first["torch"] = torch_step, torch_first
     settings = dataclasses.replace(settings, heavy_rounds=min(2, settings.heavy_rounds))
@@ -374,6 +388,117 @@ def lengths_case(model_name: str, size_name: str, settings: Settings) -> dict[st
     return result | {"max_abs_diff": diffs, "valid_fraction": sig(useful, 3), "skipped": skipped}
 
 
+# Dask: the batch of `size` times DASK_BATCH_FACTOR sequences, in DASK_CHUNKS chunks.
+DASK_BATCH_FACTOR, DASK_CHUNKS = 4, 8
+
+
+class DaskTimer:
+    """Times ``rnn.dask_forward`` on one cluster: each output chunk summed on the workers."""
+
+    def __init__(self, client: Any, model: Any, x: np.ndarray, chunk: int) -> None:
+        import dask.array as da
+
+        self.faults: list[float] = []  # page faults happen in the workers: not counted
+        self.client = client
+        self.data = client.persist(da.from_array(x, chunks=(-1, chunk, -1)))  # on the workers
+        self.output, final = rnn.dask_forward(model, self.data)
+        self.sums = [self.output.sum(), h_n_of(final).sum()]
+
+    def full(self) -> np.ndarray:
+        return np.asarray(self.client.compute(self.output, sync=True))
+
+    def time(self, number: int) -> float:
+        start = time.perf_counter()
+        for _ in range(number):
+            self.client.compute(self.sums, sync=True)
+        return (time.perf_counter() - start) / number
+
+
+def start_cluster(workers: int) -> tuple[Any, Any]:
+    """A LocalCluster of `workers` processes with one thread each (BLAS too), and a client."""
+    import distributed
+
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",  # any free port: 8787 may be taken
+        silence_logs=logging.ERROR,
+    )
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # the scheduler runs here
+    client = distributed.Client(cluster)
+    client.run(sys.path.insert, 0, str(HERE.parent))  # this tree's rnn, as in this process
+    client.run(rnn.set_num_threads, 1)
+    return cluster, client
+
+
+def _traced_peak() -> int:
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def dask_case(model_name: str, size_name: str, settings: Settings) -> dict[str, Any]:
+    """`rnn.dask_forward` on 1 and 2 worker processes, against `model(x)` in this process.
+
+    The input is held by the workers before timing (``persist``); each timed call
+    computes every chunk's output and sums it on the worker, so what is timed is the
+    forward passes and the scheduling, not moving the output to this process.
+    """
+    size = SIZES[size_name]
+    size = dataclasses.replace(size, batch=size.batch * DASK_BATCH_FACTOR)
+    model, x = make_model(model_name, size, "float32")
+    chunk = size.batch // DASK_CHUNKS
+    reference = np.concatenate(
+        [model(x[:, i : i + chunk])[0] for i in range(0, size.batch, chunk)], axis=1
+    )
+    clusters = {n: start_cluster(n) for n in (2, 1)}
+    try:
+        timers: dict[str, Any] = {}
+        first, exact = {}, {}
+        for n, (_, client) in clusters.items():
+            timer = DaskTimer(client, model, x, chunk)
+            start = time.perf_counter()
+            got = timer.full()
+            first[f"workers_{n}"] = time.perf_counter() - start
+            exact[f"workers_{n}"] = bool(np.array_equal(got, reference))
+            if not exact[f"workers_{n}"]:
+                raise AssertionError(f"dask on {n} workers differs from rnn chunk by chunk")
+            timers[f"workers_{n}"] = timer
+        timers["in_memory"] = Local(rnn_forward(model, x))
+        first["in_memory"] = first["workers_1"]
+        result = interleave(timers, first, settings)  # run_single holds one thread here
+        _, client = clusters[2]
+        one_chunk = memory_of(lambda: model(x[:, :chunk]))
+        client.run(tracemalloc.start)
+        timers["workers_2"].time(1)
+        peaks = sorted(client.run(_traced_peak).values())
+    finally:
+        for cluster, client in clusters.values():
+            client.close()
+            cluster.close()
+    return result | {
+        "batch": size.batch,
+        "chunks": DASK_CHUNKS,
+        "chunk_rows": chunk,
+        "equal_to_chunk_by_chunk": exact,
+        "worker_peak_bytes": peaks,
+        "one_chunk_forward_peak_bytes": one_chunk,
+    }
+
+
+def memory_of(call: Callable[[], Any]) -> int:
+    """Peak bytes traced over one call."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 # -- reporting --------------------------------------------------------------------------------
 
 
@@ -387,7 +512,7 @@ def machine_facts() -> dict[str, Any]:
     except OSError:
         pass
     versions = {"numpy": np.__version__, "rnn": getattr(rnn, "__version__", "n/a")}
-    for module in ("torch", "onnx", "onnxruntime", "threadpoolctl"):
+    for module in ("torch", "onnx", "onnxruntime", "threadpoolctl", "dask", "distributed"):
         try:
             versions[module] = __import__(module).__version__
         except ImportError:
@@ -395,12 +520,29 @@ def machine_facts() -> dict[str, Any]:
     return {
         "cpu_model": cpu,
         "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)),
+        "lscpu": lscpu(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "versions": versions,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "openblas_overrides_removed": json.loads(os.environ.get(REMOVED, "{}")),
         "threadpool_info": threadpoolctl.threadpool_info(),
     }
+
+
+def lscpu() -> dict[str, str]:
+    """A few fields of ``lscpu`` (model, vendor, caches, threads per core), if it runs."""
+    keep = ("Model name", "Vendor ID", "Thread(s) per core", "L1d", "L2", "L3", "Flags")
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    found = {k.strip(): v.strip() for k, v in fields.items() if k.strip().startswith(keep)}
+    if "Flags" in found:  # only the vector extensions matter here
+        found["Flags"] = " ".join(f for f in found["Flags"].split() if f.startswith(("avx", "fma")))
+    return found
 
 
 def cell(value: float | None, unit: str = "") -> str:
@@ -425,19 +567,25 @@ FORWARD_COLUMNS = [
     ("rnn ms", 9),
     ("torch ms", 9),
     ("ort ms", 9),
+    ("lean ms", 9),
     ("bound ms", 9),
     ("sketch ms", 9),
     ("rnn/torch", 9),
     ("rnn/ort", 8),
+    ("rnn/lean", 8),
     ("rnn/bound", 9),
     ("rnn/sketch", 10),
     ("us/step", 8),
 ]
+THREAD_IMPLS = ("rnn", "rnn_1", "torch", "onnxruntime", "lean", "bound")  # rnn_1: one thread
+THREAD_COLUMNS = [("case", 24), ("rounds", 6)]
+THREAD_COLUMNS += [(f"{n[:5]} ms", 9) for n in THREAD_IMPLS]
+THREAD_COLUMNS += [(f"rnn/{n[:5]}", 9) for n in THREAD_IMPLS[1:]]
 
 
 def forward_row(label: str, r: dict[str, Any]) -> list[str]:
     med, ratio = r["median_s"], r["ratio"]
-    impls = ("rnn", "torch", "onnxruntime", "bound", "sketch")
+    impls = ("rnn", "torch", "onnxruntime", "lean", "bound", "sketch")
     return [
         label,
         str(r["rounds"]),
@@ -487,7 +635,8 @@ def run_single(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         out["memory"] = rows
     if "train" in args.sections:
         print("\n## training step: forward + backward, float32 (rnn vs torch autograd)")
-        columns = [("case", 24), ("rounds", 6), ("rnn ms", 9), ("torch ms", 9), ("rnn/torch", 9)]
+        columns = [("case", 24), ("rounds", 6), ("rnn ms", 9), ("torch ms", 9), ("bound ms", 9)]
+        columns += [("rnn/torch", 9), ("rnn/bound", 9)]
         print_row(columns, [c for c, _ in columns], header=True)
         rows = []
         for size in args.sizes:
@@ -505,7 +654,9 @@ def run_single(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                         str(r["rounds"]),
                         cell(med["rnn"], "ms"),
                         cell(med.get("torch"), "ms"),
+                        cell(med.get("bound"), "ms"),
                         cell(r["ratio"].get("torch")),
+                        cell(r["ratio"].get("bound")),
                     ],
                 )
         out["train"] = rows
@@ -544,82 +695,115 @@ def run_single(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                 )
                 rows.append({"size": size, "dtype": "float32", "model": model} | r)
         out["lengths"] = rows
+    if "dask" in args.sections:
+        size = "small" if args.quick else "medium"
+        print(
+            f"\n## rnn.dask_forward, {size} x{DASK_BATCH_FACTOR} batch in {DASK_CHUNKS} chunks,"
+            " float32: LocalCluster of 2 worker processes against 1, and in memory"
+        )
+        columns = [("case", 24), ("rounds", 6), ("2 wk ms", 9), ("1 wk ms", 9), ("mem ms", 9)]
+        columns += [("2wk/1wk", 8), ("2wk/mem", 8), ("peak/chunk", 10)]
+        print_row(columns, [c for c, _ in columns], header=True)
+        rows = []
+        for model in args.only:
+            r = dask_case(model, size, settings)
+            med, ratio = r["median_s"], r["ratio"]
+            peak = max(r["worker_peak_bytes"]) / r["one_chunk_forward_peak_bytes"]
+            r["worker_peak_per_chunk_forward"] = sig(peak, 3)
+            print_row(
+                columns,
+                [
+                    f"{size} {model}",
+                    str(r["rounds"]),
+                    *(cell(med[n], "ms") for n in ("workers_2", "workers_1", "in_memory")),
+                    cell(ratio["workers_1"]),
+                    cell(ratio["in_memory"]),
+                    f"{peak:.2f}",
+                ],
+            )
+            rows.append({"size": size, "dtype": "float32", "model": model} | r)
+        out["dask"] = rows
     return out
 
 
 def run_threads(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """Each library in its own worker process with `args.threads` threads; medium size."""
-    size, dtype = "medium", "float32"
-    print(f"\n## forward, {size} {dtype}, {args.threads} threads, one worker process per library")
-    print_row(FORWARD_COLUMNS, [c for c, _ in FORWARD_COLUMNS], header=True)
+    """Each implementation in its own worker process with `args.threads` threads.
+
+    `rnn` runs twice: with ``rnn.set_num_threads(args.threads)`` and, as ``rnn_1``, with
+    one thread, so ``ratio.rnn_1`` is the speed-up the threads give.
+    """
+    dtype = "float32"
+    print(f"\n## forward, {dtype}, {args.threads} threads, one worker process per implementation")
+    print_row(THREAD_COLUMNS, [c for c, _ in THREAD_COLUMNS], header=True)
     rows = []
-    for model in args.only:
-        impls = ["rnn", "torch", "onnxruntime", "bound"] + (["sketch"] if model == "rnn" else [])
-        timers, first, diffs, skipped = {}, {}, {}, {}
-        for impl in impls:
-            worker = Remote(
-                [
-                    "--worker",
-                    impl,
-                    "--only",
-                    model,
-                    "--sizes",
-                    size,
-                    "--dtypes",
-                    dtype,
-                    "--threads",
-                    str(args.threads),
-                ]
-            )
-            if "skipped" in worker.ready:
-                skipped[impl] = worker.ready["skipped"]
-                worker.close()
-                continue
-            timers[impl], first[impl] = worker, worker.ready["first"]
-            if "diff" in worker.ready:
-                diffs[impl] = worker.ready["diff"]
-        try:
-            r = interleave(timers, first, settings)
-        finally:
-            for worker in timers.values():
-                worker.close()
-        steps = SIZES[size].steps * SIZES[size].layer_directions
-        r["us_per_step"] = {n: sig(t / steps * 1e6, 3) for n, t in r["median_s"].items()}
-        r |= {"max_abs_diff": diffs, "skipped": skipped}
-        print_row(FORWARD_COLUMNS, forward_row(f"{size} {dtype} {model}", r))
-        rows.append({"size": size, "dtype": dtype, "model": model} | r)
+    for size in args.sizes:
+        for model in args.only:
+            r = threads_case(model, size, dtype, args.threads, settings)
+            values = [f"{size} {dtype} {model}", str(r["rounds"])]
+            values += [cell(r["median_s"].get(n), "ms") for n in THREAD_IMPLS]
+            values += [cell(r["ratio"].get(n)) for n in THREAD_IMPLS[1:]]
+            print_row(THREAD_COLUMNS, values)
+            rows.append({"size": size, "dtype": dtype, "model": model} | r)
     return {"settings": vars(settings) | {"threads": args.threads}, "forward": rows}
+
+
+def threads_case(
+    model: str, size: str, dtype: str, threads: int, settings: Settings
+) -> dict[str, Any]:
+    timers: dict[str, Any] = {}
+    first, diffs, skipped = {}, {}, {}
+    for impl in THREAD_IMPLS:
+        count = str(1 if impl == "rnn_1" else threads)
+        options = ["--cells", model, "--sizes", size, "--dtypes", dtype, "--threads", count]
+        worker = Remote(["--worker", impl, *options])
+        if "skipped" in worker.ready:
+            skipped[impl] = worker.ready["skipped"]
+            worker.close()
+            continue
+        timers[impl], first[impl] = worker, worker.ready["first"]
+        if "diff" in worker.ready:
+            diffs[impl] = worker.ready["diff"]
+    try:
+        r = interleave(timers, first, settings)
+    finally:
+        for worker in timers.values():
+            worker.close()
+    steps = SIZES[size].steps * SIZES[size].layer_directions
+    r["us_per_step"] = {n: sig(t / steps * 1e6, 3) for n, t in r["median_s"].items()}
+    return r | {"max_abs_diff": diffs, "skipped": skipped}
 
 
 def worker(args: argparse.Namespace) -> None:
     """``--worker IMPL``: build and validate one implementation, then time it on request.
 
     Prints one JSON line when ready, then reads a count per line from stdin and answers
-    with the seconds per call of that many calls.
+    with the seconds per call of that many calls. ``rnn_1`` is `rnn` (run with
+    ``--threads 1``).
     """
     if args.worker == "torch":
         import_optional("torch")
+    impl = "rnn" if args.worker == "rnn_1" else args.worker
     model, x = make_model(args.only[0], SIZES[args.sizes[0]], args.dtypes[0])
     reference = rnn_forward(model, x)()
     candidates = forward_candidates(model, x, args.threads)
     with LimitThreads(args.threads):
         fns, first, diffs, skipped = validated(
-            {args.worker: candidates[args.worker]}, reference, TOLERANCE[args.dtypes[0]]
+            {impl: candidates[impl]}, reference, TOLERANCE[args.dtypes[0]]
         )
         if skipped:
-            print(json.dumps({"skipped": skipped[args.worker]}), flush=True)
+            print(json.dumps({"skipped": skipped[impl]}), flush=True)
             return
-        ready: dict[str, Any] = {"first": first[args.worker]}
-        if args.worker in diffs:
-            ready["diff"] = diffs[args.worker]
+        ready: dict[str, Any] = {"first": first[impl]}
+        if impl in diffs:
+            ready["diff"] = diffs[impl]
         print(json.dumps(ready), flush=True)
-        timer = Local(fns[args.worker])
+        timer = Local(fns[impl])
         for line in sys.stdin:
             print(repr(timer.time(int(line))), flush=True)
 
 
 class LimitThreads:
-    """`threads` threads for numpy's BLAS, OpenMP and torch, while inside.
+    """`threads` threads for `rnn`, numpy's BLAS, OpenMP and torch, while inside.
 
     threadpoolctl only reaches libraries already loaded, so import torch (if it is to be
     used) before entering.
@@ -630,6 +814,8 @@ class LimitThreads:
 
     def __enter__(self) -> LimitThreads:
         self.limits = threadpoolctl.threadpool_limits(self.threads)
+        self.rnn_threads = rnn.get_num_threads()
+        rnn.set_num_threads(self.threads)
         torch = sys.modules.get("torch")
         if torch is not None:
             self.torch_threads = torch.get_num_threads()
@@ -637,6 +823,7 @@ class LimitThreads:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        rnn.set_num_threads(self.rnn_threads)
         self.limits.restore_original_limits()
         torch = sys.modules.get("torch")
         if torch is not None:
@@ -680,11 +867,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         return split
 
     parser.add_argument(
-        "--quick", action="store_true", help="few rounds, sizes up to small-bi (~1 min)"
+        "--quick", action="store_true", help="a smoke test: few rounds, tiny and small, float32"
     )
-    parser.add_argument("--only", type=names(MODELS), default=list(MODELS), help="e.g. rnn,gru")
+    parser.add_argument(
+        "--cells", "--only", dest="only", type=names(MODELS), default=list(MODELS), help="rnn,gru"
+    )
     parser.add_argument("--sizes", type=names(SIZES), default=None, help="e.g. tiny,small")
-    parser.add_argument("--dtypes", type=names(DTYPES), default=list(DTYPES))
+    parser.add_argument("--dtypes", type=names(DTYPES), default=None, help="float32,float64")
     parser.add_argument("--sections", type=names(SECTIONS), default=list(SECTIONS))
     parser.add_argument("--threads", type=int, default=1, help="2: one process per library")
     parser.add_argument("--large-float64", action="store_true", help="also time large float64")
@@ -697,13 +886,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-output", action="store_true", help="print only")
     parser.add_argument("--profile", action="store_true", help="cProfile rnn's forward instead")
-    parser.add_argument("--worker", choices=["rnn", "torch", "onnxruntime", "bound", "sketch"])
+    parser.add_argument(
+        "--worker", choices=["rnn", "rnn_1", "torch", "onnxruntime", "lean", "bound"]
+    )
     args = parser.parse_args(argv)
     if args.sizes is None:
-        quick_sizes = ["tiny", "small", "small-bi"]
-        args.sizes = quick_sizes if args.quick else list(SIZES)
-        if args.threads > 1:
-            args.sizes = ["medium"]
+        args.sizes = ["tiny", "small"] if args.quick else list(SIZES)
+    if args.dtypes is None:
+        args.dtypes = ["float32"] if args.quick else list(DTYPES)
     if args.output is None and not args.quick:
         args.output = HERE / "results.json"
     if args.no_output:
@@ -711,7 +901,22 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def without_openblas_overrides(argv: list[str]) -> None:
+    """Restart this process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, if either is set.
+
+    OpenBLAS reads them when it loads, so they cannot be undone in a running process.
+    The values removed are passed on in REMOVED and recorded in results.json.
+    """
+    removed = {k: os.environ[k] for k in OPENBLAS_OVERRIDES if k in os.environ}
+    if removed:
+        env = {k: v for k, v in os.environ.items() if k not in removed}
+        env[REMOVED] = json.dumps(removed)
+        script = str(Path(__file__).resolve())
+        os.execve(sys.executable, [sys.executable, script, *argv], env)
+
+
 def main(argv: list[str] | None = None) -> None:
+    without_openblas_overrides(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
     if args.worker:
         worker(args)
@@ -732,7 +937,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"  {lib['internal_api']} {lib.get('version')} {lib.get('architecture', '')}"
                 f" threads={lib['num_threads']}  {Path(lib['filepath']).name}"
             )
-        print(f"  OPENBLAS_CORETYPE={facts['OPENBLAS_CORETYPE']!r}", flush=True)
+        print(
+            f"  OPENBLAS_CORETYPE={facts['OPENBLAS_CORETYPE']!r}, removed for this run:"
+            f" {facts['openblas_overrides_removed']}",
+            flush=True,
+        )
         if args.threads == 1:
             results = run_single(args, settings)
     if args.threads > 1:

@@ -134,6 +134,8 @@ class LayerTape:
         The state buffers (see the module docstring).
     extra : ndarray, shape (L, N, D, E)
         Per-step values the kernels kept for their backward pass.
+    extra_widths : tuple of int
+        How many columns of `extra` each direction's kernel uses.
     mask : ndarray or None
         The scaled dropout mask applied to this layer's output.
     """
@@ -142,6 +144,7 @@ class LayerTape:
     gates: Array
     states: tuple[Array, ...]
     extra: Array
+    extra_widths: tuple[int, ...]
     mask: Array | None = None
 
 
@@ -168,15 +171,22 @@ def _slots(reverse: bool, t: int) -> tuple[int, int]:
 
 
 def _step(
-    tape: LayerTape, d: int, reverse: bool, t: int, n: int, extra_slot: int | None = None
+    tape: LayerTape,
+    d: int,
+    reverse: bool,
+    t: int,
+    n: int,
+    extra_slot: int | None = None,
 ) -> Step:
-    """What step `t` of direction `d` reads and writes: rows ``:n`` of its slots."""
+    """What step `t` of direction `d` reads and writes: rows ``:n`` of its slots (and the
+    direction's own columns of ``extra``, which is as wide as the widest direction needs)."""
     read, write = _slots(reverse, t)
+    extra_width = tape.extra_widths[d]
     return Step(
         g=tape.gates[t, :n, d],
         prev=tuple(s[read, :n, d] for s in tape.states),
         new=tuple(s[write, :n, d] for s in tape.states),
-        extra=tape.extra[t if extra_slot is None else extra_slot, :n, d],
+        extra=tape.extra[t if extra_slot is None else extra_slot, :n, d, :extra_width],
     )
 
 
@@ -277,9 +287,11 @@ def _run_layer(
     else:
         h = reuse
     states = (h, *(_buffer(scratch, "c", shape, x.dtype) for shape in shapes[1:]))
-    extra_width = layout.kernel.extra_width(layout.hidden_size, layout.proj_size)
-    extra_shape = (steps if keep else 1, batch, directions, extra_width)
-    tape = LayerTape(x, gates, states, _buffer(scratch, "extra", extra_shape, x.dtype))
+    # each direction's kernel may keep a different amount (one fused, one not)
+    widths = tuple(k.extra_width(layout.hidden_size, layout.proj_size) for k in layout.kernels)
+    extra_shape = (steps if keep else 1, batch, directions, max(widths))
+    extra = _buffer(scratch, "extra", extra_shape, x.dtype)
+    tape = LayerTape(x, gates, states, extra, widths)
     gate_width = gates.shape[3]
 
     def run(d: int) -> None:
@@ -296,6 +308,19 @@ def _run_layer(
         for s in states
     )
     return tape, final
+
+
+def _outside_the_record(
+    output: Array | tuple[Array, Array], padding: np.ndarray | None
+) -> Array | tuple[Array, Array]:
+    """A training-mode layer output that shares no memory with the record, zero at padded
+    positions (where the buffer may hold a backward direction's initial state)."""
+    parts: tuple[Array, ...] = output if isinstance(output, tuple) else (output,)
+    parts = tuple(p.copy() if p.base is not None else p for p in parts)
+    if padding is not None:
+        for part in parts:
+            part[padding] = 0
+    return (parts[0], parts[1]) if len(parts) == 2 else parts[0]
 
 
 def _serial(run: Callable[[int], None], count: int) -> None:
@@ -368,11 +393,8 @@ def forward(
             if padding is not None:
                 emitted[padding] = 0
         output = merge(emitted, layout.merge_mode)
-        if keep and not isinstance(output, tuple):
-            if output.base is not None:  # a view of the buffer, which the record keeps
-                output = output.copy()
-            if padding is not None:
-                output[padding] = 0  # type: ignore[index]  # narrowed above
+        if keep:
+            output = _outside_the_record(output, padding)
         if dropout and layer < len(weights) - 1:
             assert rng is not None and not isinstance(output, tuple)
             keep_prob = 1.0 - dropout
@@ -431,7 +453,7 @@ def _backward_direction(
         d_gates[:, :, d].reshape(steps * batch, width),
         read,
         write,
-        tape.extra[:, :, d].reshape(steps * batch, tape.extra.shape[3]),
+        tape.extra[:, :, d, : tape.extra_widths[d]].reshape(steps * batch, tape.extra_widths[d]),
     )
     hidden.w_hr = w_hr
     return hidden

@@ -13,16 +13,76 @@ import numpy as np
 from rnn._types import Array
 
 
-def _integer(name: str, value: Any) -> int:
-    """An int (numpy's included, bool excluded)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+def _unwrapped(value: Any) -> Any:
+    """`value`, or the scalar inside it if it is a 0-d array."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value[()]
+    return value
+
+
+def check_int(name: str, value: Any, minimum: int | None = None) -> int:
+    """An int: Python's, a numpy integer or a 0-d integer array; bool refused.
+
+    Raises
+    ------
+    TypeError
+        If `value` is not an integer, or is a bool.
+    ValueError
+        If `value` is below `minimum`.
+    """
+    number = _unwrapped(value)
+    if isinstance(number, (bool, np.bool_)) or not isinstance(number, numbers.Integral):
         raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
-    return int(value)
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {int(number)}")
+    return int(number)
+
+
+def check_float(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    closed: str = "both",
+) -> float:
+    """A real number: Python's int or float, a numpy one or a 0-d array; bool refused.
+
+    `low` and `high` bound it (None: unbounded), each end included or not by `closed`:
+    ``"both"``, ``"left"`` (``low <= value < high``), ``"right"`` or ``"neither"``.
+    NaN lies in no interval.
+
+    Raises
+    ------
+    TypeError
+        If `value` is not a real number, or is a bool.
+    ValueError
+        If `value` lies outside the interval.
+    """
+    number = _unwrapped(value)
+    if isinstance(number, (bool, np.bool_)) or not isinstance(number, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {type(value).__name__} {value!r}")
+    number = float(number)
+    low_ok = low is None or (number >= low if closed in ("both", "left") else number > low)
+    high_ok = high is None or (number <= high if closed in ("both", "right") else number < high)
+    if not (low_ok and high_ok and number == number):  # number != number: NaN
+        if low is None and high is None:
+            rule = "(not NaN)"
+        elif high is None:
+            rule = (">= " if closed in ("both", "left") else "> ") + f"{low:g}"
+        elif low is None:
+            rule = ("<= " if closed in ("both", "right") else "< ") + f"{high:g}"
+        else:
+            left = "[" if closed in ("both", "left") else "("
+            right = "]" if closed in ("both", "right") else ")"
+            rule = f"in {left}{low:g}, {high:g}{right}"
+        raise ValueError(f"{name} must be a number {rule}; got {value!r}")
+    return number
 
 
 def check_size(name: str, value: Any) -> int:
     """A positive int (bool excluded)."""
-    size = _integer(name, value)
+    size = check_int(name, value)
     if size <= 0:
         raise ValueError(f"{name} must be greater than zero; got {value}")
     return size
@@ -30,7 +90,7 @@ def check_size(name: str, value: Any) -> int:
 
 def check_proj_size(value: Any, hidden_size: int) -> int:
     """LSTM's ``proj_size``: an int in ``0 .. hidden_size - 1``."""
-    size = _integer("proj_size", value)
+    size = check_int("proj_size", value)
     if size < 0:
         raise ValueError(f"proj_size should be a positive integer or zero to disable; got {value}")
     if size >= hidden_size:

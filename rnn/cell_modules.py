@@ -60,6 +60,17 @@ class Cell(Module):
         *,
         dtype: Any,
         seed: Seed,
+        **options: Any,
+    ) -> None:
+        layout = self._configure(input_size, hidden_size, bias, **options)
+        super().__init__(layout, dropout=0.0, dtype=dtype, seed=seed)
+
+    def _configure(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
         nonlinearity: str = "tanh",
         clip: float | None = None,
         activations: list[str] | None = None,
@@ -68,7 +79,8 @@ class Cell(Module):
         reset_after: bool = True,
         peephole: bool = False,
         input_forget: bool = False,
-    ) -> None:
+    ) -> Layout:
+        """As `rnn.layers.RecurrentLayer._configure`: everything but the parameters."""
         nonlinearity, names, alphas, betas = _activation_options(
             self._mode,
             check_nonlinearity(nonlinearity),
@@ -102,7 +114,7 @@ class Cell(Module):
         self.activation_alpha = list(alphas) or None
         self.activation_beta = list(betas) or None
         self.clip = clip
-        super().__init__(layout, dropout=0.0, dtype=dtype, seed=seed)
+        return layout
 
     reset_after = RecurrentLayer.reset_after
     peephole = RecurrentLayer.peephole

@@ -120,6 +120,38 @@ class RecurrentLayer(Module):
         *,
         dtype: Any,
         seed: Seed,
+        **options: Any,
+    ) -> None:
+        layout = self._configure(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            **options,
+        )
+        if self.dropout and layout.num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={self.dropout} and "
+                "num_layers=1",
+                UserWarning,
+                stacklevel=3,
+            )
+        super().__init__(layout, dropout=self.dropout, dtype=dtype, seed=seed)
+
+    def _configure(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
         nonlinearity: str = "tanh",
         proj_size: int = 0,
         clip: float | None = None,
@@ -131,7 +163,10 @@ class RecurrentLayer(Module):
         reset_after: bool = True,
         peephole: bool = False,
         input_forget: bool = False,
-    ) -> None:
+    ) -> Layout:
+        """Check every constructor argument but dtype and seed, keep the plain ones as
+        attributes, and return the layout: everything but the parameters, which
+        `rnn.io` uses to check a file without building its model."""
         hidden_size = check_size("hidden_size", hidden_size)
         num_layers = check_size("num_layers", num_layers)
         bidirectional = check_flag("bidirectional", bidirectional)
@@ -175,20 +210,13 @@ class RecurrentLayer(Module):
         )
         self.batch_first = check_flag("batch_first", batch_first)
         dropout = check_dropout(dropout)
-        if dropout and num_layers == 1:
-            warnings.warn(
-                "dropout option adds dropout after all but last recurrent layer, so non-zero "
-                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
-                "num_layers=1",
-                UserWarning,
-                stacklevel=3,
-            )
+        self.dropout = dropout
         self.nonlinearity = nonlinearity
         self.activations = _canonical_activations(self._mode, names)
         self.activation_alpha = list(alphas) or None
         self.activation_beta = list(betas) or None
         self.clip = clip
-        super().__init__(layout, dropout=dropout, dtype=dtype, seed=seed)
+        return layout
 
     @property
     def num_layers(self) -> int:

@@ -8,6 +8,11 @@ not parameters (``"input"``, ``"h0"``, ``"c0"``, ``"hx"``, ``"cx"``) are ignored
 
 Any object with ``state_dict()`` and ``load_state_dict(mapping)`` works as the model,
 so a readout layer of your own, or a model wrapping several, can be trained the same way.
+
+An optimiser's own ``state_dict()`` has PyTorch's structure, keyed by parameter name
+instead of index: ``{"state": {name: {...}}, "param_groups": [{hyper-parameters,
+"params": [names]}]}``; ``load_state_dict`` restores it, so training resumes exactly
+(see `rnn.save_checkpoint`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rnn._types import Array
+from rnn._validation import as_real_array, check_float, check_int
 
 NON_PARAMETERS = frozenset({"input", "h0", "c0", "hx", "cx"})
 """Keys of ``backward``'s result that are gradients of inputs, not of parameters."""
@@ -30,12 +36,6 @@ class Parametrised(Protocol):
     def state_dict(self) -> dict[str, Array]: ...
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None: ...
-
-
-def _check_nonnegative(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0; got {value!r}")
-    return float(value)
 
 
 def _parameter_grads(grads: Mapping[str, Any], names: list[str]) -> dict[str, Array]:
@@ -80,6 +80,8 @@ def clip_grad_norm(grads: Mapping[str, Any], max_norm: float) -> tuple[dict[str,
     ------
     ValueError
         If `max_norm` is not positive.
+    TypeError
+        If `max_norm` is not a number (Python's, numpy's or a 0-d array; not bool).
 
     Examples
     --------
@@ -92,8 +94,7 @@ def clip_grad_norm(grads: Mapping[str, Any], max_norm: float) -> tuple[dict[str,
     >>> clipped["weight"].round(6), clipped["input"]
     (array([0.6, 0.8]), array([10.]))
     """
-    if not isinstance(max_norm, (int, float)) or isinstance(max_norm, bool) or not max_norm > 0:
-        raise ValueError(f"max_norm must be a number > 0; got {max_norm!r}")
+    max_norm = check_float("max_norm", max_norm, 0, closed="neither")
     params = {k: np.asarray(v) for k, v in grads.items() if k not in NON_PARAMETERS}
     total = math.sqrt(sum(float(np.sum(np.square(g), dtype=np.float64)) for g in params.values()))
     coef = min(1.0, max_norm / (total + 1e-6))
@@ -105,14 +106,31 @@ def clip_grad_norm(grads: Mapping[str, Any], max_norm: float) -> tuple[dict[str,
 
 
 class Optimizer:
-    """What `SGD` and `Adam` share: the model, weight decay, and one `step` over parameters.
+    """What `SGD` and `Adam` share: the model, one `step` over parameters, and checkpoints.
 
-    A subclass defines ``_update(name, p, g)``, the new value of parameter ``p`` given its
-    gradient ``g`` (weight decay already added), and may define ``_begin_step()``.
+    A subclass names its hyper-parameters in ``_hyperparameters`` and checks them in
+    ``_check_hyperparameters`` (for the constructor and `load_state_dict` alike), names the
+    entries of each parameter's state in ``_slots`` (``"step"`` is a count, the others arrays of
+    the parameter's shape), and defines ``_update(name, p, g)``: the new value of
+    parameter ``p`` given its gradient ``g`` (weight decay already added), which also
+    updates ``state[name]``.
     """
 
     model: Parametrised
     weight_decay: float
+    state: dict[str, dict[str, Any]]
+    _hyperparameters: tuple[str, ...]
+    _slots: tuple[str, ...]
+
+    def __init__(self, model: Parametrised, **hyperparameters: Any) -> None:
+        self.model = model
+        for key, value in self._check_hyperparameters(**hyperparameters).items():
+            setattr(self, key, value)
+        self.state = {}
+
+    @staticmethod
+    def _check_hyperparameters(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise NotImplementedError
 
     def step(self, grads: Mapping[str, Any]) -> None:
         """Update every parameter of the model once.
@@ -131,7 +149,6 @@ class Optimizer:
         """
         params = self.model.state_dict()
         grads_ = _parameter_grads(grads, list(params))
-        self._begin_step()
         for name, p in params.items():
             g = grads_[name]
             if self.weight_decay:
@@ -139,11 +156,95 @@ class Optimizer:
             params[name] = self._update(name, p, g)
         self.model.load_state_dict(params)
 
-    def _begin_step(self) -> None:
-        """Called once at the start of each `step`."""
-
     def _update(self, name: str, p: Array, g: Array) -> Array:
         raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimiser's state and hyper-parameters, as ``torch.optim`` structures them.
+
+        Returns
+        -------
+        dict
+            ``{"state": {name: {slot: value}}, "param_groups": [group]}``: per parameter
+            that has been updated, its state (copies); ``group`` holds the
+            hyper-parameters and ``"params"``, the parameter names in order.
+        """
+        group = {key: getattr(self, key) for key in self._hyperparameters}
+        return {
+            "state": {
+                name: {
+                    slot: value.copy() if isinstance(value, np.ndarray) else value
+                    for slot, value in entry.items()
+                }
+                for name, entry in self.state.items()
+            },
+            "param_groups": [group | {"params": list(self.model.state_dict())}],
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what `state_dict` returned; all or nothing.
+
+        Parameters
+        ----------
+        state_dict : mapping
+            As `state_dict` returns it, for a model with the same parameter names and
+            shapes. Arrays are copied and cast to their parameter's dtype.
+
+        Raises
+        ------
+        ValueError
+            If the structure, a parameter name, a shape or a hyper-parameter is wrong;
+            the optimiser is then unchanged.
+        TypeError
+            If an entry has the wrong type.
+        """
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+            got = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict)
+            raise ValueError(
+                f"state_dict must be a mapping with keys 'param_groups' and 'state'; got {got}"
+            )
+        groups = state_dict["param_groups"]
+        if not isinstance(groups, (list, tuple)) or len(groups) != 1:
+            raise ValueError("param_groups must be a list of one group (rnn has no others)")
+        group = dict(groups[0])
+        params = self.model.state_dict()
+        if list(group.pop("params", [])) != list(params):
+            raise ValueError(
+                f"param_groups[0]['params'] must name the model's parameters {list(params)}"
+            )
+        try:
+            hyperparameters = self._check_hyperparameters(**group)
+        except TypeError as error:
+            raise TypeError(f"param_groups[0]: {error}") from None
+        state = state_dict["state"]
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping; got {type(state).__name__}")
+        unknown = [name for name in state if name not in params]
+        if unknown:
+            raise ValueError(f"state names parameters the model does not have: {unknown}")
+        restored = {name: self._restore(name, entry, params[name]) for name, entry in state.items()}
+        for key, value in hyperparameters.items():
+            setattr(self, key, value)
+        self.state = restored
+
+    def _restore(self, name: str, entry: Any, p: Array) -> dict[str, Any]:
+        """One parameter's state, checked against the parameter `p`."""
+        if not isinstance(entry, Mapping) or set(entry) != set(self._slots):
+            got = sorted(entry) if isinstance(entry, Mapping) else type(entry).__name__
+            raise ValueError(f"state[{name!r}] must have keys {sorted(self._slots)}; got {got}")
+        restored: dict[str, Any] = {}
+        for slot in self._slots:
+            if slot == "step":
+                restored[slot] = check_int(f"state[{name!r}]['step']", entry[slot], minimum=1)
+                continue
+            value = as_real_array(f"state[{name!r}][{slot!r}]", entry[slot], p.dtype)
+            if value.shape != p.shape:
+                raise ValueError(
+                    f"state[{name!r}][{slot!r}] must have the parameter's shape {p.shape}; "
+                    f"got {value.shape}"
+                )
+            restored[slot] = value.copy()
+        return restored
 
 
 class SGD(Optimizer):
@@ -186,20 +287,32 @@ class SGD(Optimizer):
     True
     """
 
+    lr: float
+    momentum: float
+    state: dict[str, dict[str, Any]]
+    """``{"momentum_buffer": b}`` for each parameter, after the first step (momentum > 0)."""
+
+    _hyperparameters = ("lr", "momentum", "weight_decay")
+    _slots = ("momentum_buffer",)
+
     def __init__(
         self, model: Parametrised, lr: float, momentum: float = 0.0, weight_decay: float = 0.0
     ) -> None:
-        self.model = model
-        self.lr = _check_nonnegative("lr", lr)
-        self.momentum = _check_nonnegative("momentum", momentum)
-        self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
-        self.state: dict[str, Array] = {}
-        """Momentum buffer $b$ of each parameter, after the first step."""
+        super().__init__(model, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+    @staticmethod
+    def _check_hyperparameters(lr: Any, momentum: Any, weight_decay: Any) -> dict[str, Any]:
+        return {
+            "lr": check_float("lr", lr, 0),
+            "momentum": check_float("momentum", momentum, 0),
+            "weight_decay": check_float("weight_decay", weight_decay, 0),
+        }
 
     def _update(self, name: str, p: Array, g: Array) -> Array:
         if self.momentum:
-            buf = self.state.get(name)
-            g = self.state[name] = g.copy() if buf is None else self.momentum * buf + g
+            entry = self.state.get(name)
+            g = g.copy() if entry is None else self.momentum * entry["momentum_buffer"] + g
+            self.state[name] = {"momentum_buffer": g}
         return p - self.lr * g
 
 
@@ -245,6 +358,16 @@ class Adam(Optimizer):
     0.01
     """
 
+    lr: float
+    betas: tuple[float, float]
+    eps: float
+    state: dict[str, dict[str, Any]]
+    """``{"step": t, "exp_avg": m, "exp_avg_sq": v}`` for each parameter, after its first
+    step."""
+
+    _hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    _slots = ("step", "exp_avg", "exp_avg_sq")
+
     def __init__(
         self,
         model: Parametrised,
@@ -253,27 +376,32 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        self.model = model
-        self.lr = _check_nonnegative("lr", lr)
-        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
-            raise ValueError(f"betas must be two numbers in [0, 1); got {betas!r}")
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = _check_nonnegative("eps", eps)
-        self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
-        self.steps = 0
-        """$t$, the number of steps taken."""
-        self.state: dict[str, tuple[Array, Array]] = {}
-        """$(m, v)$ of each parameter, after the first step."""
+        super().__init__(model, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
-    def _begin_step(self) -> None:
-        self.steps += 1
+    @staticmethod
+    def _check_hyperparameters(lr: Any, betas: Any, eps: Any, weight_decay: Any) -> dict[str, Any]:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be two numbers in [0, 1); got {betas!r}")
+        try:
+            pair = tuple(check_float("betas", b, 0, 1, closed="left") for b in betas)
+        except (TypeError, ValueError):
+            raise ValueError(f"betas must be two numbers in [0, 1); got {betas!r}") from None
+        return {
+            "lr": check_float("lr", lr, 0),
+            "betas": pair,
+            "eps": check_float("eps", eps, 0),
+            "weight_decay": check_float("weight_decay", weight_decay, 0),
+        }
 
     def _update(self, name: str, p: Array, g: Array) -> Array:
         beta1, beta2 = self.betas
-        step_size = self.lr / (1 - beta1**self.steps)
-        root_correction = math.sqrt(1 - beta2**self.steps)
-        m, v = self.state.get(name, (np.zeros_like(p), np.zeros_like(p)))
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g * g
-        self.state[name] = (m, v)
+        entry = self.state.get(name)
+        if entry is None:
+            entry = {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
+        step: int = entry["step"] + 1
+        m: Array = beta1 * entry["exp_avg"] + (1 - beta1) * g
+        v: Array = beta2 * entry["exp_avg_sq"] + (1 - beta2) * g * g
+        self.state[name] = {"step": step, "exp_avg": m, "exp_avg_sq": v}
+        step_size = self.lr / (1 - beta1**step)
+        root_correction = math.sqrt(1 - beta2**step)
         return p - step_size * m / (np.sqrt(v) / root_correction + self.eps)

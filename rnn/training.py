@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TextIO, TypeVar
 import numpy as np
 
 from rnn._types import Array
+from rnn._validation import check_float, check_int
 from rnn.optim import clip_grad_norm
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ class Recurrent(Protocol):
     def backward(self, grad_output: Any = None) -> dict[str, Array]: ...
 
 
-class Optimizer(Protocol):
+class Stepper(Protocol):
     """Anything with ``step(grads)``, like `rnn.SGD` and `rnn.Adam`."""
 
     def step(self, grads: Mapping[str, Any]) -> None: ...
@@ -63,8 +64,7 @@ def chunks(sequence: Any, k: int, *, axis: int = 0) -> Iterator[Array]:
     >>> [piece.tolist() for piece in chunks(np.arange(7), 3)]
     [[0, 1, 2], [3, 4, 5], [6]]
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an int >= 1; got {k!r}")
+    k = check_int("k", k, minimum=1)
     array = np.asarray(sequence)
     steps = array.shape[axis]
     for start in range(0, steps, k):
@@ -77,7 +77,7 @@ def truncated_bptt(
     target: Any,
     k: int,
     loss_fn: LossFn,
-    optimizer: Optimizer,
+    optimizer: Stepper,
     hx: Any = None,
     *,
     max_norm: float | None = None,
@@ -95,6 +95,13 @@ def truncated_bptt(
     4. optionally `rnn.clip_grad_norm`, then ``optimizer.step(grads)``.
 
     With ``k >= L`` this is one step of full BPTT.
+
+    What carries from one chunk to the next is the state alone, so a pass can be split:
+    calls on consecutive stretches of the sequence, each a multiple of `k` steps long
+    (the last excepted), each given the state the previous one returned as `hx`, compute
+    exactly what one call on the whole sequence does. Between two such calls, a
+    checkpoint of the model, the optimiser, the state and the position
+    (`rnn.save_checkpoint`) is all a resumed run needs.
 
     Parameters
     ----------
@@ -134,6 +141,8 @@ def truncated_bptt(
     >>> len(losses), h_n.shape, c_n.shape
     (4, (1, 1, 1), (1, 1, 8))
     """
+    if max_norm is not None:
+        max_norm = check_float("max_norm", max_norm, 0, closed="neither")
     axis = 1 if getattr(model, "batch_first", False) else 0
     xs = list(chunks(x, k, axis=axis))
     targets = list(chunks(target, k, axis=axis))
@@ -156,7 +165,7 @@ def truncated_bptt(
 
 
 class Progress(Generic[T]):
-    """Iterate over `iterable`, printing a one-line status every `every` items.
+    """Iterate over `iterable`, showing progress: a tqdm bar or a status line every `every` items.
 
     Create it with `progress`; see there.
     """
@@ -176,9 +185,7 @@ class Progress(Generic[T]):
         self.total = total
         if every is None:
             every = max(1, total // 10) if total else 100
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an int >= 1; got {every!r}")
-        self.every = every
+        self.every = check_int("every", every, minimum=1)
         self.file = file
         self.disable = disable
         self.clock = clock
@@ -198,10 +205,15 @@ class Progress(Generic[T]):
         rate = self.count / elapsed if elapsed > 0 else math.nan
         parts.append(f"{rate:.3g} it/s")
         parts.append(f"{elapsed:.1f}s")
-        for name, value in self.values.items():
-            shown = f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
-            parts.append(f"{name} {shown}")
+        parts += [f"{name} {shown}" for name, shown in self._shown().items()]
         return " | ".join(parts)
+
+    def _shown(self) -> dict[str, str]:
+        """The values set, as shown: floats to 4 significant digits."""
+        return {
+            name: f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
+            for name, value in self.values.items()
+        }
 
     def _write(self) -> None:
         if self.disable:
@@ -210,9 +222,47 @@ class Progress(Generic[T]):
         file.write(self.line() + "\n")
         file.flush()
 
+    def _bar(self) -> Any:
+        """A ``tqdm.auto`` bar, if tqdm is installed and the output is a terminal or a
+        notebook; None (status lines) otherwise."""
+        if self.disable:
+            return None
+        try:
+            from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
+        except ImportError:
+            return None
+        notebook = self.file is None and any(
+            cls.__module__ == "tqdm.notebook" for cls in tqdm.__mro__
+        )
+        file = self.file if self.file is not None else sys.stderr
+        if not notebook and not (hasattr(file, "isatty") and file.isatty()):
+            return None
+        progress = self
+
+        class Bar(tqdm):  # type: ignore[misc, valid-type, unused-ignore]
+            @property
+            def format_dict(self) -> dict[str, Any]:
+                """tqdm's values, with the elapsed time and mean rate from our clock."""
+                values: dict[str, Any] = super().format_dict
+                values["elapsed"] = progress.clock() - progress._start
+                values["rate"] = None  # format_meter then shows n / elapsed
+                return values
+
+        return Bar(total=self.total, file=None if notebook else file)
+
     def __iter__(self) -> Iterator[T]:
         self._start = self.clock()
         self.count = 0
+        bar = self._bar()
+        if bar is not None:
+            with bar:
+                for item in self.iterable:
+                    yield item
+                    self.count += 1
+                    if self.values:
+                        bar.set_postfix(self._shown(), refresh=False)
+                    bar.update(1)
+            return
         for item in self.iterable:
             yield item
             self.count += 1
@@ -231,9 +281,12 @@ def progress(
     disable: bool = False,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Progress[T]:
-    """Wrap a training loop to print its progress: step, rate and the latest values.
+    """Wrap a training loop to show its progress: step, rate and the latest values.
 
-    A line is written after every `every` items and after the last one::
+    In a terminal or a notebook, with tqdm installed (``pip install "rnn[progress]"``),
+    a ``tqdm.auto`` bar is drawn (a widget in Jupyter). Otherwise (without tqdm, or
+    writing to a file or a pipe) a line is written after every `every` items and after
+    the last one::
 
         40/200 | 812 it/s | 0.0s | loss 0.0123
 
@@ -246,13 +299,15 @@ def progress(
     total : int, optional
         The number of items; taken from ``len(iterable)`` when it has one.
     every : int, optional
-        Items between lines; by default a tenth of `total` (100 if unknown).
+        Items between status lines; by default a tenth of `total` (100 if unknown).
+        A tqdm bar redraws on its own schedule.
     file : text stream, optional
         Where to write; ``sys.stderr`` (looked up at each write) if None.
     disable : bool, default False
         Write nothing.
     clock : callable, default time.perf_counter
-        Seconds, for the rate and the elapsed time; pass a fake one for reproducible lines.
+        Seconds, for the rate and the elapsed time (of a tqdm bar too); pass a fake one
+        for reproducible output.
 
     Returns
     -------

@@ -43,21 +43,29 @@ def pack(model, states):
 
 
 def call(model, x, states, lengths=None) -> list[np.ndarray]:
-    """Run `model`; every array it returns, outputs first."""
+    """Run `model`; every array it returns, outputs first (both, with merge_mode=None)."""
     if isinstance(model, CELLS):
         result = model(x, pack(model, states))
         return list(result) if isinstance(result, tuple) else [result]
     output, final = model(x, pack(model, states), lengths=lengths)
-    return [output, *(final if isinstance(final, tuple) else (final,))]
+    outputs = output if isinstance(output, tuple) else (output,)
+    return [*outputs, *(final if isinstance(final, tuple) else (final,))]
+
+
+def split_outputs(model) -> int:
+    """How many of `call`'s arrays are outputs: 2 for directions kept apart, else 1."""
+    return 2 if getattr(model, "merge_mode", "concat") is None and model.bidirectional else 1
 
 
 def backward(model, weights):
     """``model.backward`` with the gradient of the weighted-sum loss (`weights`, or None)."""
     if isinstance(model, CELLS):
         return model.backward(tuple(weights) if is_lstm(model) else weights[0])
+    k = split_outputs(model)
+    grad_output = tuple(weights[:k]) if k == 2 else weights[0]
     if is_lstm(model):
-        return model.backward(weights[0], (weights[1], weights[2]))
-    return model.backward(weights[0], weights[1])
+        return model.backward(grad_output, (weights[k], weights[k + 1]))
+    return model.backward(grad_output, weights[k])
 
 
 def state_keys(model) -> list[str]:
@@ -291,6 +299,80 @@ FD_CASES = {
 }
 
 
+# The variants other frameworks define (tests/test_variants.py checks their forward
+# against onnxruntime): every parameter, the input and the states against central
+# differences, through layers, directions and lengths.
+VARIANT_CASES = {
+    "gru-reset-before-bidir-2-lengths": (
+        lambda: rnn.GRU(2, 3, num_layers=2, bidirectional=True, reset_after=False, **F64),
+        {"lengths": [2, 4, 1]},
+    ),
+    "gru-reset-before-nobias-clip-activations": (
+        lambda: rnn.GRU(
+            2, 3, bias=False, reset_after=False, clip=0.6, activations=["Softsign", "Elu"], **F64
+        ),
+        {},
+    ),
+    "lstm-peephole-bidir-2-lengths": (
+        lambda: rnn.LSTM(2, 3, num_layers=2, bidirectional=True, peephole=True, **F64),
+        {"lengths": [3, 4, 2]},
+    ),
+    "lstm-peephole-input-forget-proj": (
+        lambda: rnn.LSTM(2, 3, proj_size=2, peephole=True, input_forget=True, **F64),
+        {},
+    ),
+    "lstm-clip-activations-alpha-beta": (
+        lambda: rnn.LSTM(
+            2,
+            3,
+            clip=0.7,
+            activations=["HardSigmoid", "ScaledTanh", "Softplus"],
+            activation_alpha=[0.3, 1.5],
+            activation_beta=[0.4, 0.8],
+            **F64,
+        ),
+        {},
+    ),
+    "rnn-per-direction-activations": (
+        lambda: rnn.RNN(
+            2,
+            3,
+            bidirectional=True,
+            activations=["LeakyRelu", "Affine"],
+            activation_alpha=[0.2, 0.5],
+            activation_beta=[0.1],
+            **F64,
+        ),
+        {"lengths": [4, 2, 3]},
+    ),
+    "rnn-go-backwards-2-lengths": (
+        lambda: rnn.RNN(2, 3, num_layers=2, go_backwards=True, **F64),
+        {"lengths": [2, 4, 1]},
+    ),
+    "lstm-go-backwards-peephole-bf": (
+        lambda: rnn.LSTM(2, 3, go_backwards=True, peephole=True, batch_first=True, **F64),
+        {"lengths": [4, 1, 3]},
+    ),
+    "gru-merge-sum-2": (
+        lambda: rnn.GRU(2, 3, num_layers=2, bidirectional=True, merge_mode="sum", **F64),
+        {"lengths": [3, 4, 2]},
+    ),
+    "rnn-merge-mul-2": (
+        lambda: rnn.RNN(2, 3, num_layers=2, bidirectional=True, merge_mode="mul", **F64),
+        {},
+    ),
+    "lstm-merge-ave-proj": (
+        lambda: rnn.LSTM(2, 3, bidirectional=True, proj_size=2, merge_mode="ave", **F64),
+        {"batched": False},
+    ),
+    "gru-merge-none": (
+        lambda: rnn.GRU(2, 3, bidirectional=True, merge_mode=None, **F64),
+        {"lengths": [1, 4, 3]},
+    ),
+}
+FD_CASES |= VARIANT_CASES
+
+
 @pytest.mark.parametrize("case", FD_CASES)
 def test_finite_differences(case):
     make, kwargs = FD_CASES[case]
@@ -305,12 +387,20 @@ CELL_CASES = {
     "lstmcell": lambda: rnn.LSTMCell(2, 3, **F64),
     "lstmcell-nobias": lambda: rnn.LSTMCell(2, 3, bias=False, **F64),
 }
+CELL_CASES_VARIANTS = {
+    "grucell-reset-before-clip": lambda: rnn.GRUCell(2, 3, reset_after=False, clip=0.5, **F64),
+    "lstmcell-peephole-input-forget": lambda: rnn.LSTMCell(
+        2, 3, peephole=True, input_forget=True, **F64
+    ),
+    "rnncell-elu": lambda: rnn.RNNCell(2, 3, activations=["Elu"], activation_alpha=[0.7], **F64),
+}
 
 
-@pytest.mark.parametrize("case", CELL_CASES)
+@pytest.mark.parametrize("case", CELL_CASES | CELL_CASES_VARIANTS)
 @pytest.mark.parametrize(("batched", "with_states"), [(True, True), (False, True), (True, False)])
 def test_cell_finite_differences(case, batched, with_states):
-    check_finite_differences(CELL_CASES[case], batched=batched, with_states=with_states)
+    make = (CELL_CASES | CELL_CASES_VARIANTS)[case]
+    check_finite_differences(make, batched=batched, with_states=with_states)
 
 
 @pytest.mark.parametrize("case", CELL_CASES)

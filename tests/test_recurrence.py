@@ -243,6 +243,48 @@ def test_padded_steps_are_never_read(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("filler", [np.nan, np.inf, -np.inf, 1e308], ids=str)
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_padding_reaches_no_output_state_or_gradient(
+    kind: str, filler: float, batch_first: bool
+) -> None:
+    """Whatever sits past a sequence's length (NaN, +-inf, huge values) changes no output,
+    state or gradient, and raises no warning (warnings are errors in this suite). The
+    gradient passed for padded positions of the output is ignored too."""
+    rng = np.random.default_rng(1)
+    lengths = [2, 5, 3]
+    x = rng.standard_normal((5, 3, 2))
+    d_out = rng.standard_normal((5, 3, 6 if kind != "lstm_proj" else 1))
+    results = []
+    for fill in (0.0, filler):
+        model = make(
+            kind,
+            2,
+            3,
+            num_layers=2,
+            bidirectional=kind != "lstm_proj",
+            batch_first=batch_first,
+            dtype=np.float64,
+            seed=0,
+        )
+        padded, grad = x.copy(), d_out.copy()
+        for b, n in enumerate(lengths):
+            padded[n:, b] = fill
+            grad[n:, b] = fill
+        if batch_first:
+            padded, grad = padded.swapaxes(0, 1), grad.swapaxes(0, 1)
+        output, final = run(model, padded, lengths=lengths)
+        grads = model.backward(grad)
+        results.append((output, final, grads))
+    (out0, final0, grads0), (out1, final1, grads1) = results
+    np.testing.assert_array_equal(out1, out0)
+    for got, want in zip(final1, final0):
+        np.testing.assert_array_equal(got, want)
+    for key, value in grads0.items():
+        np.testing.assert_array_equal(grads1[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_permuting_the_batch_permutes_the_results(kind: str) -> None:
     """h_n (and output) come back in the caller's order, whatever order lengths sort to."""
     model = make(kind, 2, 3, num_layers=2, bidirectional=True, seed=0)

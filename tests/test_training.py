@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
+import sys
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -188,3 +191,105 @@ def test_progress_disabled_and_stderr(capsys: pytest.CaptureFixture[str]) -> Non
 def test_progress_checks_every() -> None:
     with pytest.raises(ValueError, match="every must be an int >= 1; got 0"):
         progress(range(3), every=0)
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal, as a console's stderr does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_a_tqdm_bar_in_a_terminal() -> None:
+    pytest.importorskip("tqdm")
+    out = Terminal()
+    bar = progress(range(5), file=out, clock=lambda: 0.5 * bar.count)
+    for step in bar:
+        bar.set(loss=1 / (step + 1))
+    frames = out.getvalue().split("\r")
+    assert frames[0] == ""  # tqdm redraws in place
+    assert frames[-1] == "100%|##########| 5/5 [00:02<00:00,  2.00it/s, loss=0.2]\n"
+    assert bar.count == 5
+
+
+def test_progress_without_tqdm_writes_lines_to_a_terminal(monkeypatch: Any) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import tqdm.auto fails
+    out = Terminal()
+    bar = progress(range(4), every=2, file=out, clock=lambda: 0.5 * bar.count)
+    for _ in bar:
+        pass
+    assert out.getvalue() == "2/4 | 2 it/s | 1.0s\n4/4 | 2 it/s | 2.0s\n"
+
+
+def test_progress_bar_stops_when_the_loop_breaks() -> None:
+    pytest.importorskip("tqdm")
+    out = Terminal()
+    for step in progress(range(100), file=out):
+        if step == 2:
+            break
+    assert out.getvalue().endswith("\n")  # the bar was closed
+    assert " 2/100 [" in out.getvalue().split("\r")[-1]  # items 0 and 1 were done
+
+
+# --- numbers: numpy scalars and 0-d arrays are numbers; bool is not ----------------------
+
+
+@pytest.mark.parametrize("k", [np.int64(3), np.array(3), np.uint8(3)])
+def test_chunks_accepts_numpy_integers(k: Any) -> None:
+    assert [piece.tolist() for piece in chunks(np.arange(7), k)] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+@pytest.mark.parametrize(
+    ("k", "kind", "message"),
+    [
+        (True, TypeError, "k must be an int; got bool True"),
+        (np.bool_(True), TypeError, "k must be an int; got bool np.True_"),
+        (2.0, TypeError, "k must be an int; got float 2.0"),
+        (np.array([2]), TypeError, "k must be an int; got ndarray array([2])"),
+        (np.int64(0), ValueError, "k must be an int >= 1; got 0"),
+    ],
+)
+def test_chunks_refuses_non_integers(k: Any, kind: type[Exception], message: str) -> None:
+    with pytest.raises(kind, match=f"^{re.escape(message)}$"):
+        list(chunks(np.arange(7), k))
+
+
+def test_truncated_bptt_accepts_numpy_scalars() -> None:
+    model, (x, target) = make("GRU"), data(6)
+    twin = make("GRU")
+    twin_opt = rnn.SGD(twin, lr=float(np.float32(0.1)))
+    expected, _ = truncated_bptt(twin, x, target, 3, mse_loss, twin_opt, max_norm=1.0)
+    opt = rnn.SGD(model, lr=np.float32(0.1))
+    losses, _ = truncated_bptt(model, x, target, np.int64(3), mse_loss, opt, max_norm=np.array(1.0))
+    assert losses == expected
+
+
+def test_truncated_bptt_checks_max_norm_before_training() -> None:
+    model, (x, target) = make("RNN"), data(6)
+    recorder = Recorder()
+    with pytest.raises(ValueError, match=re.escape("max_norm must be a number > 0; got -1")):
+        truncated_bptt(model, x, target, 3, mse_loss, recorder, max_norm=-1)
+    with pytest.raises(TypeError, match=re.escape("max_norm must be a number; got bool False")):
+        truncated_bptt(model, x, target, 3, mse_loss, recorder, max_norm=False)
+    assert recorder.grads == []
+
+
+def test_progress_every_accepts_numpy_integers() -> None:
+    assert progress(range(3), every=np.int32(2)).every == 2
+    with pytest.raises(TypeError, match=re.escape("every must be an int; got bool True")):
+        progress(range(3), every=True)
+
+
+def test_progress_uses_tqdm_auto_in_a_notebook(
+    monkeypatch: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In Jupyter, tqdm.auto's class is tqdm.notebook's: used though stderr is no terminal."""
+    std = pytest.importorskip("tqdm.std")
+    notebook_bar = type("tqdm", (std.tqdm,), {"__module__": "tqdm.notebook"})
+    monkeypatch.setitem(sys.modules, "tqdm.auto", types.SimpleNamespace(tqdm=notebook_bar))
+    for _ in progress(range(3), clock=lambda: 0.0):
+        pass
+    assert capsys.readouterr().err.split("\r")[-1].startswith("100%|")
+    for _ in progress(range(3), file=io.StringIO()):  # a file given: status lines
+        pass
+    assert capsys.readouterr().err == ""

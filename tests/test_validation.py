@@ -692,3 +692,156 @@ def test_changing_the_input_after_forward_leaves_the_gradients_alone():
     x[:] = 0  # the caller reuses its buffer before calling backward
     for name, value in model.backward(grad).items():
         np.testing.assert_array_equal(value, expected[name], err_msg=name)
+
+
+# --- numbers: one set of checks for every numeric argument -------------------------------
+
+from rnn._validation import check_float, check_int  # noqa: E402
+
+INTEGERS = [3, np.int8(3), np.int64(3), np.uint16(3), np.array(3), np.array(3, np.uint8)]
+REALS = [0.5, np.float32(0.5), np.float64(0.5), np.array(0.5), np.array(0.5, np.float32)]
+
+
+@pytest.mark.parametrize("value", INTEGERS, ids=repr)
+def test_check_int_accepts_python_and_numpy_integers(value):
+    result = check_int("k", value, minimum=1)
+    assert result == 3 and type(result) is int
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        (True, "bool True"),
+        (np.bool_(False), "bool np.False_"),
+        (np.array(True), "ndarray array(True)"),
+        (3.0, "float 3.0"),
+        (np.float64(3.0), "float64 np.float64(3.0)"),
+        (np.array([3]), "ndarray array([3])"),
+        ("3", "str '3'"),
+        (None, "NoneType None"),
+    ],
+    ids=repr,
+)
+def test_check_int_refuses_non_integers(value, got):
+    with refused(TypeError, f"k must be an int; got {got}"):
+        check_int("k", value)
+
+
+def test_check_int_minimum():
+    with refused(ValueError, "k must be an int >= 1; got 0"):
+        check_int("k", np.int64(0), minimum=1)
+    assert check_int("k", -5) == -5  # no minimum, no bound
+
+
+@pytest.mark.parametrize("value", REALS + INTEGERS, ids=repr)
+def test_check_float_accepts_python_and_numpy_numbers(value):
+    result = check_float("lr", value, 0)
+    assert result == float(value) and type(result) is float
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        (True, "bool True"),
+        (np.bool_(True), "bool np.True_"),
+        ("0.1", "str '0.1'"),
+        (1j, "complex 1j"),
+    ],
+    ids=repr,
+)
+def test_check_float_refuses_non_numbers(value, got):
+    with refused(TypeError, f"lr must be a number; got {got}"):
+        check_float("lr", value, 0)
+
+
+@pytest.mark.parametrize(
+    ("value", "bounds", "rule"),
+    [
+        (-0.1, {"low": 0}, ">= 0"),
+        (0, {"low": 0, "closed": "neither"}, "> 0"),
+        (1.0, {"low": 0, "high": 1, "closed": "left"}, "in [0, 1)"),
+        (-1e-9, {"low": 0, "high": 1}, "in [0, 1]"),
+        (2, {"high": 1}, "<= 1"),
+        (1, {"high": 1, "closed": "left"}, "< 1"),
+        (float("nan"), {"low": 0}, ">= 0"),
+        (float("nan"), {}, "(not NaN)"),
+    ],
+    ids=repr,
+)
+def test_check_float_bounds(value, bounds, rule):
+    message = (
+        f"x must be a number {rule}; got {value!r}"
+        if rule
+        else f"x must be a number ; got {value!r}"
+    )
+    with pytest.raises(ValueError) as info:
+        check_float("x", value, **bounds)
+    assert str(info.value) == message
+
+
+def test_check_float_inclusive_ends():
+    assert check_float("x", 0, 0, 1) == 0.0
+    assert check_float("x", 1, 0, 1) == 1.0
+    assert check_float("x", 0, 0, 1, closed="left") == 0.0
+    assert check_float("x", float("inf"), 0) == float("inf")
+
+
+def test_layer_sizes_accept_0d_arrays():
+    model = rnn.GRU(np.array(3), np.array(4), num_layers=np.int64(2), seed=0)
+    assert (model.input_size, model.hidden_size, model.num_layers) == (3, 4, 2)
+    assert all(type(v) is int for v in (model.input_size, model.hidden_size, model.num_layers))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: rnn.SGD(m, lr=np.float32(0.5), momentum=np.array(0.5), weight_decay=np.int64(0)),
+        lambda m: rnn.Adam(
+            m, lr=np.array(0.5), betas=(np.float32(0.5), np.array(0.25)), eps=np.float64(1e-8)
+        ),
+    ],
+    ids=["sgd", "adam"],
+)
+def test_optimizers_accept_numpy_scalars(make):
+    model = rnn.RNNCell(2, 3, seed=0)
+    hyperparameters = make(model).state_dict()["param_groups"][0]
+    assert all(type(v) is float for k, v in hyperparameters.items() if k not in ("params", "betas"))
+    assert hyperparameters["lr"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "message"),
+    [
+        (lambda m: rnn.SGD(m, lr=True), TypeError, "lr must be a number; got bool True"),
+        (
+            lambda m: rnn.SGD(m, lr=0.1, momentum=np.bool_(True)),
+            TypeError,
+            "momentum must be a number; got bool np.True_",
+        ),
+        (lambda m: rnn.Adam(m, eps=-1.0), ValueError, "eps must be a number >= 0; got -1.0"),
+        (
+            lambda m: rnn.Adam(m, betas=(True, 0.9)),
+            ValueError,
+            "betas must be two numbers in [0, 1); got (True, 0.9)",
+        ),
+        (
+            lambda m: rnn.Adam(m, betas=0.9),
+            ValueError,
+            "betas must be two numbers in [0, 1); got 0.9",
+        ),
+    ],
+    ids=["lr-bool", "momentum-bool", "eps", "betas-bool", "betas-scalar"],
+)
+def test_optimizers_refuse_bad_numbers(make, kind, message):
+    with refused(kind, message):
+        make(rnn.RNNCell(2, 3, seed=0))
+
+
+def test_clip_grad_norm_accepts_numpy_scalars():
+    grads = {"w": np.array([3.0, 4.0])}
+    for max_norm in (np.float32(1.0), np.array(1.0), np.int64(1)):
+        clipped, norm = rnn.clip_grad_norm(grads, max_norm)
+        assert norm == 5.0
+        np.testing.assert_allclose(clipped["w"], [0.6, 0.8], rtol=1e-6)
+    with refused(TypeError, "max_norm must be a number; got bool True"):
+        rnn.clip_grad_norm(grads, True)
