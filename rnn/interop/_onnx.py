@@ -504,7 +504,7 @@ def from_onnx(model_or_path: Any, weights: Mapping[str, Any] | None = None) -> M
     >>> model = rnn.LSTM(3, 5, proj_size=2, bidirectional=True, dtype=np.float64, seed=0)
     >>> again = rnn.from_onnx(rnn.to_onnx(model, None))
     >>> again
-    LSTM(3, 5, bidirectional=True, proj_size=2)
+    LSTM(3, 5, bidirectional=True, proj_size=2, dtype='float64')
     >>> all(np.array_equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
     True
     """
