@@ -48,10 +48,12 @@ def feeds_for(model: Any, x: np.ndarray, initial: tuple[np.ndarray, ...] | None,
     return feeds
 
 
-def check_against_onnxruntime(model: Any, *, lengths: bool, initial_states: bool) -> None:
+def check_against_onnxruntime(
+    model: Any, *, lengths: bool, initial_states: bool, loop: bool = False
+) -> None:
     """The exported graph, run by onnxruntime, gives the model's output and final states."""
     rng = np.random.default_rng(0)
-    proto = rnn.to_onnx(model, None, lengths=lengths, initial_states=initial_states)
+    proto = rnn.to_onnx(model, None, lengths=lengths, initial_states=initial_states, loop=loop)
     x = sequence(model, 5, 3, rng)
     initial = states(model, 3, rng) if initial_states else None
     lens = LENGTHS if lengths else None
@@ -73,6 +75,38 @@ def test_to_onnx_runs_in_onnxruntime_as_the_model(kind: str, config: dict, optio
     dtype = np.float64 if kind == "lstm_proj" else np.float32  # see the module docstring
     model = make(kind, 3, 4, dtype=dtype, seed=1, **config)
     check_against_onnxruntime(model, lengths=options[0], initial_states=options[1])
+
+
+@pytest.mark.parametrize(
+    "config", CONFIGS, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items())
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_to_onnx_loops_run_in_float64(kind: str, config: dict) -> None:
+    model = make(kind, 3, 4, dtype=np.float64, seed=1, **config)
+    check_against_onnxruntime(model, lengths=True, initial_states=True, loop=True)
+    ops = {n.op_type for n in rnn.to_onnx(model, None, loop=True).graph.node}
+    assert "Loop" in ops and not ops & {"RNN", "GRU", "LSTM"}
+
+
+@needs_variants
+@pytest.mark.parametrize(
+    ("cls", "variant"),
+    [
+        (rnn.GRU, {"reset_after": False}),
+        (rnn.GRU, {"reset_after": False, "bias": False, "clip": 0.4}),
+        (rnn.GRU, {"activations": ["HardSigmoid", "Softsign"] * 2, "activation_beta": [0.4]}),
+        (rnn.RNN, {"activations": ["Elu", "ScaledTanh"], "activation_alpha": [0.5, 1.5]}),
+        (rnn.RNN, {"go_backwards": True, "bidirectional": False, "clip": 0.5}),
+        (rnn.LSTM, {"peephole": True, "input_forget": True}),
+        (rnn.LSTM, {"merge_mode": "ave", "activations": ["Sigmoid", "Affine", "Softplus"] * 2}),
+        (rnn.GRU, {"merge_mode": "mul", "reset_after": False}),
+    ],
+    ids=str,
+)
+def test_to_onnx_loops_run_variants_in_float64(cls: type, variant: dict) -> None:
+    kwargs = {"num_layers": 2, "bidirectional": True, **variant}
+    model = cls(3, 4, dtype=np.float64, seed=0, **kwargs)
+    check_against_onnxruntime(model, lengths=True, initial_states=True, loop=True)
 
 
 def test_to_onnx_projection_in_float32_too() -> None:

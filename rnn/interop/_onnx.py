@@ -77,6 +77,7 @@ def to_onnx(
     *,
     lengths: bool = False,
     initial_states: bool = False,
+    loop: bool = False,
 ) -> Any:
     """Write a model as an ONNX graph that onnxruntime runs, with ``onnx`` alone (no torch).
 
@@ -94,6 +95,11 @@ def to_onnx(
     initial_states : bool, default False
         Add inputs ``h0`` (and ``c0`` for an LSTM) shaped as the model takes them;
         without them the states start at zero.
+    loop : bool, default False
+        Write every layer as ``Loop``s of standard operators instead of ONNX's
+        ``RNN``/``GRU``/``LSTM`` nodes: onnxruntime runs those nodes in float32 only, the
+        loops in float64 too. An LSTM with ``proj_size`` is always written this way (ONNX's
+        LSTM has no projection).
 
     Returns
     -------
@@ -159,8 +165,8 @@ def to_onnx(
                 g.constant([(k + 1) * D], dtype=np.int64),
             ]
             initial = [g.add("Slice", [s, *bounds]) for s in states]
-        if P != H:
-            ys, layer_finals = _projected_layer(g, x, weights, sequence_lens, initial, model, args)
+        if loop or P != H:
+            ys, layer_finals = _loop_layer(g, name, x, weights, sequence_lens, initial, model, args)
         else:
             ys, layer_finals = _node_layer(g, name, x, weights, sequence_lens, initial, model, args)
         for collected, final in zip(finals, layer_finals):
@@ -322,8 +328,9 @@ def _activation(g: _Graph, x: str, activation: tuple[str, float, float]) -> str:
     return str(formulas[name]())
 
 
-def _projected_layer(
+def _loop_layer(
     g: _Graph,
+    name: str,
     x: str,
     weights: Mapping[str, str],
     sequence_lens: str,
@@ -331,106 +338,187 @@ def _projected_layer(
     model: Module,
     args: Mapping[str, Any],
 ) -> tuple[list[str], list[str]]:
-    """An LSTM layer with a projection: one ``Loop`` per direction, a step per iteration.
+    """One layer as one ``Loop`` per direction, a step of standard operators per iteration.
 
-    ONNX's LSTM operator has no projection, so the step is written out (gate order i, o,
-    f, c as in the operator, peepholes, clip, coupled gates and activations included).
+    Used where the recurrent operators cannot serve: an LSTM with a projection (ONNX's
+    LSTM has none), and ``loop=True`` (onnxruntime's RNN, GRU and LSTM kernels are float32
+    only). The step follows the operators' equations in their gate orders, variants
+    included.
     """
     onnx = g.onnx
     D = _models.directions(model)
-    H, P = model.hidden_size, model.proj_size
+    H = model.hidden_size
+    G = _GATES[name]
+    sizes = [model.proj_size or H, H] if name == "LSTM" else [H]
+    int64 = np.int64
     shape = g.add("Shape", [x])  # [L, N, H_in]
-    L = g.add("Gather", [shape, g.constant(0, dtype=np.int64)])
-    N = g.add("Slice", [shape, g.constant([1], dtype=np.int64), g.constant([2], dtype=np.int64)])
+    L = g.add("Gather", [shape, g.constant(0, dtype=int64)])
+    N = g.add("Slice", [shape, g.constant([1], dtype=int64), g.constant([2], dtype=int64)])
     zero_value = onnx.numpy_helper.from_array(np.zeros(1, g.dtype))
     starts = []  # per state, per direction: (N, size)
-    for state, size in zip(initial, (P, H)):
+    for state, size in zip(initial, sizes):
         if state == "":
-            dims = g.add("Concat", [N, g.constant([size], dtype=np.int64)], axis=0)
+            dims = g.add("Concat", [N, g.constant([size], dtype=int64)], axis=0)
             starts.append([g.add("ConstantOfShape", [dims], value=zero_value)] * D)
         else:
             parts = [state] if D == 1 else g.add("Split", [state], D, axis=0)
-            axis = g.constant([0], dtype=np.int64)
+            axis = g.constant([0], dtype=int64)
             starts.append([g.add("Squeeze", [part, axis]) for part in parts])
     lengths = g.add("Cast", [sequence_lens], to=onnx.TensorProto.INT64) if sequence_lens else ""
     activations = _models.resolved_activations(
-        _models.activation_list(model, "LSTM"),
+        _models.activation_list(model, name),
         args.get("activation_alpha"),
         args.get("activation_beta"),
     )
-    ys, finals_h, finals_c = [], [], []
+    roles = len(_models.DEFAULT_ACTIVATIONS[name])
+    ys: list[str] = []
+    finals: list[list[str]] = [[] for _ in sizes]
     for d in range(D):
 
         def slice_of(role: str, d: int = d) -> str:
-            return str(g.add("Gather", [weights[role], g.constant(d, dtype=np.int64)], axis=0))
+            return str(g.add("Gather", [weights[role], g.constant(d, dtype=int64)], axis=0))
 
-        direction = {
-            "W": g.add("Transpose", [slice_of("W")], perm=[1, 0]),  # (H_in, 4H)
-            "R": g.add("Transpose", [slice_of("R")], perm=[1, 0]),  # (P, 4H)
-            "weight_hr": g.add("Transpose", [slice_of("weight_hr")], perm=[1, 0]),  # (H, P)
-        }
+        def transposed(role: str) -> str:
+            return str(g.add("Transpose", [slice_of(role)], perm=[1, 0]))
+
+        direction: dict[str, Any] = {"W": transposed("W"), "R": transposed("R")}  # (in, G*H)
+        if "weight_hr" in weights:
+            direction["weight_hr"] = transposed("weight_hr")  # (H, P)
         if "B" in weights:
-            direction["B"] = g.add(
-                "ReduceSum",
-                [
-                    g.add("Reshape", [slice_of("B"), g.constant([2, 4 * H], dtype=np.int64)]),
-                    g.constant([0], dtype=np.int64),
-                ],
-                keepdims=0,
+            halves = g.add("Reshape", [slice_of("B"), g.constant([2, G * H], dtype=int64)])
+            direction["Wb"], direction["Rb"] = (
+                g.add("Gather", [halves, g.constant(k, dtype=int64)], axis=0) for k in (0, 1)
             )
+        if name == "GRU":  # the reset-before candidate multiplies (r * h) by R_h alone
+            direction["R_h"] = g.add("Split", [direction["R"]], 3, axis=1)[2]
+            if "B" in weights:
+                direction["Rb_h"] = g.add("Split", [direction["Rb"]], 3, axis=0)[2]
         if "P" in weights:
             direction["P"] = g.add("Split", [slice_of("P")], 3, axis=0)
-        h0, c0 = starts[0][d], starts[1][d]
         reverse = d == 1 or bool(args.get("go_backwards"))
-        last = g.add("Sub", [L, g.constant(1, dtype=np.int64)]) if reverse else ""
-        body = _step_body(g, x, direction, lengths, last, activations[3 * d : 3 * d + 3], args)
-        h_final, c_final, y = g.add("Loop", [L, "", h0, c0], 3, body=body)
+        last = g.add("Sub", [L, g.constant(1, dtype=int64)]) if reverse else ""
+        acts = activations[roles * d : roles * (d + 1)]
+        body = _step_body(g, name, x, direction, lengths, last, acts, args, len(sizes))
+        *final, y = g.add("Loop", [L, "", *(s[d] for s in starts)], len(sizes) + 1, body=body)
         if reverse:  # the scan output is in processing order: back to time order
             y = g.add(
                 "Slice",
                 [
                     y,
-                    g.constant([-1], dtype=np.int64),
-                    g.constant([np.iinfo(np.int64).min], dtype=np.int64),
-                    g.constant([0], dtype=np.int64),
-                    g.constant([-1], dtype=np.int64),
+                    g.constant([-1], dtype=int64),
+                    g.constant([np.iinfo(int64).min], dtype=int64),
+                    g.constant([0], dtype=int64),
+                    g.constant([-1], dtype=int64),
                 ],
             )
         ys.append(y)
-        finals_h.append(g.add("Unsqueeze", [h_final, g.constant([0], dtype=np.int64)]))
-        finals_c.append(g.add("Unsqueeze", [c_final, g.constant([0], dtype=np.int64)]))
-    finals = [g.add("Concat", f, axis=0) if D > 1 else f[0] for f in (finals_h, finals_c)]
-    return ys, finals
+        for collected, value in zip(finals, final):
+            collected.append(g.add("Unsqueeze", [value, g.constant([0], dtype=int64)]))
+    return ys, [g.add("Concat", f, axis=0) if D > 1 else f[0] for f in finals]
 
 
 def _step_body(
     outer: _Graph,
+    name: str,
     x: str,
     weights: Mapping[str, Any],
     lengths: str,
     last: str,
     activations: Sequence[tuple[str, float, float]],
     args: Mapping[str, Any],
+    states: int,
 ) -> Any:
-    """The ``Loop`` body: one LSTM step with projection, reading x from the outer graph."""
+    """The ``Loop`` body: one step of `name`, reading x and the weights from the outer graph."""
     onnx = outer.onnx
     g = _Graph(onnx, outer.dtype, outer._names)
     elem = onnx.helper.np_dtype_to_tensor_dtype(outer.dtype)
-    step, cond, h, c = (outer.fresh(n) for n in ("step", "cond", "h", "c"))
+    step, cond = outer.fresh("step"), outer.fresh("cond")
+    previous = [outer.fresh(n) for n in ("h", "c")[:states]]
     t = g.add("Sub", [last, step]) if last else step  # the time index read
     x_t = g.add("Gather", [x, t], axis=0)  # (N, H_in)
-    a = g.add("Add", [g.add("MatMul", [x_t, weights["W"]]), g.add("MatMul", [h, weights["R"]])])
-    if "B" in weights:
-        a = g.add("Add", [a, weights["B"]])
-    a_i, a_o, a_f, a_c = g.add("Split", [a], 4, axis=1)
     clip = args.get("clip")
+
+    def clipped(value: str) -> str:
+        if clip is None:
+            return value
+        return str(g.add("Clip", [value, g.constant(-clip), g.constant(clip)]))
+
+    def product(value: str, role: str, bias: str) -> str:
+        out = g.add("MatMul", [value, weights[role]])
+        return str(g.add("Add", [out, weights[bias]])) if bias in weights else str(out)
+
+    h = previous[0]
+    x_w, h_r = product(x_t, "W", "Wb"), product(h, "R", "Rb")
+    if name == "RNN":
+        new = [_activation(g, clipped(g.add("Add", [x_w, h_r])), activations[0])]
+    elif name == "GRU":
+        new = [_gru_step(g, x_w, h_r, h, weights, activations, clipped, args)]
+    else:
+        new = _lstm_step(g, x_w, h_r, previous[1], weights, activations, clipped, args)
+    y = new[0]
+    if lengths:
+        valid = g.add("Unsqueeze", [g.add("Less", [t, lengths]), g.constant([1], dtype=np.int64)])
+        new = [g.add("Where", [valid, n, p]) for n, p in zip(new, previous)]
+        y = g.add("Where", [valid, y, g.constant(0.0)])
+    outputs = [g.add("Identity", [cond]), *new, y]
+    info = onnx.helper.make_tensor_value_info
+    return onnx.helper.make_graph(
+        g.nodes,
+        outer.fresh("step"),
+        [
+            info(step, onnx.TensorProto.INT64, []),
+            info(cond, onnx.TensorProto.BOOL, []),
+            *(info(p, elem, None) for p in previous),
+        ],
+        [info(outputs[0], onnx.TensorProto.BOOL, []), *(info(o, elem, None) for o in outputs[1:])],
+        g.initializers,
+    )
+
+
+def _gru_step(
+    g: _Graph,
+    x_w: str,
+    h_r: str,
+    h: str,
+    weights: Mapping[str, Any],
+    activations: Sequence[tuple[str, float, float]],
+    clipped: Any,
+    args: Mapping[str, Any],
+) -> str:
+    """ONNX's GRU step (gates z, r, h), with the reset gate after or before the product."""
+    x_z, x_r, x_h = g.add("Split", [x_w], 3, axis=1)
+    h_z, h_r_, h_h = g.add("Split", [h_r], 3, axis=1)
+    f_act, g_act = activations
+    z = _activation(g, clipped(g.add("Add", [x_z, h_z])), f_act)
+    r = _activation(g, clipped(g.add("Add", [x_r, h_r_])), f_act)
+    if args.get("reset_after", True):  # linear_before_reset=1
+        recurrent = g.add("Mul", [r, h_h])
+    else:
+        recurrent = g.add("MatMul", [g.add("Mul", [r, h]), weights["R_h"]])
+        if "Rb_h" in weights:
+            recurrent = g.add("Add", [recurrent, weights["Rb_h"]])
+    n = _activation(g, clipped(g.add("Add", [x_h, recurrent])), g_act)
+    keep = g.add("Mul", [z, h])
+    return str(g.add("Add", [g.add("Mul", [g.add("Sub", [g.constant(1.0), z]), n]), keep]))
+
+
+def _lstm_step(
+    g: _Graph,
+    x_w: str,
+    h_r: str,
+    c: str,
+    weights: Mapping[str, Any],
+    activations: Sequence[tuple[str, float, float]],
+    clipped: Any,
+    args: Mapping[str, Any],
+) -> list[str]:
+    """ONNX's LSTM step (gates i, o, f, c), peepholes, coupled gates and projection included."""
+    a_i, a_o, a_f, a_c = g.add("Split", [g.add("Add", [x_w, h_r])], 4, axis=1)
 
     def pre_activation(value: str, peephole: str | None, cell: str) -> str:
         if peephole is not None:
             value = g.add("Add", [value, g.add("Mul", [cell, peephole])])
-        if clip is not None:
-            value = g.add("Clip", [value, g.constant(-clip), g.constant(clip)])
-        return value
+        return str(clipped(value))
 
     p_i, p_o, p_f = weights.get("P", (None, None, None))
     f_act, g_act, h_act = activations
@@ -442,27 +530,10 @@ def _step_body(
     candidate = _activation(g, pre_activation(a_c, None, c), g_act)
     c_new = g.add("Add", [g.add("Mul", [f, c]), g.add("Mul", [i, candidate])])
     o = _activation(g, pre_activation(a_o, p_o, c_new), f_act)
-    h_new = g.add("MatMul", [g.add("Mul", [o, _activation(g, c_new, h_act)]), weights["weight_hr"]])
-    y = h_new
-    if lengths:
-        valid = g.add("Unsqueeze", [g.add("Less", [t, lengths]), g.constant([1], dtype=np.int64)])
-        h_new = g.add("Where", [valid, h_new, h])
-        c_new = g.add("Where", [valid, c_new, c])
-        y = g.add("Where", [valid, y, g.constant(0.0)])
-    outputs = [g.add("Identity", [cond]), h_new, c_new, y]
-    info = onnx.helper.make_tensor_value_info
-    return onnx.helper.make_graph(
-        g.nodes,
-        outer.fresh("step"),
-        [
-            info(step, onnx.TensorProto.INT64, []),
-            info(cond, onnx.TensorProto.BOOL, []),
-            info(h, elem, None),
-            info(c, elem, None),
-        ],
-        [info(outputs[0], onnx.TensorProto.BOOL, []), *(info(o, elem, None) for o in outputs[1:])],
-        g.initializers,
-    )
+    h_new = g.add("Mul", [o, _activation(g, c_new, h_act)])
+    if "weight_hr" in weights:
+        h_new = g.add("MatMul", [h_new, weights["weight_hr"]])
+    return [h_new, c_new]
 
 
 def from_onnx(model_or_path: Any, weights: Mapping[str, Any] | None = None) -> Module:
