@@ -97,12 +97,25 @@ def test_to_keras_dropout_becomes_dropout_layers_and_back() -> None:
     assert rnn.from_keras(stack).dropout == 0.25
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_gradients_match_keras_autograd(kind: str, bidirectional: bool) -> None:
-    model = KINDS[kind](
-        3, 4, batch_first=True, bidirectional=bidirectional, dtype=np.float64, seed=3
-    )
+GRADIENT_CASES = [
+    *((kind, {"bidirectional": b}) for kind in KINDS for b in (False, True)),
+    pytest.param("GRU", {"reset_after": False}, marks=needs_variants),
+    pytest.param("GRU", {"bidirectional": True, "merge_mode": "sum"}, marks=needs_variants),
+    pytest.param(
+        "LSTM",
+        {
+            "activations": ["HardSigmoid", "Softsign", "Softsign"],
+            "activation_alpha": [1 / 6],
+            "activation_beta": [0.5],
+        },
+        marks=needs_variants,
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "options"), GRADIENT_CASES, ids=str)
+def test_gradients_match_keras_autograd(kind: str, options: dict) -> None:
+    model = KINDS[kind](3, 4, batch_first=True, dtype=np.float64, seed=3, **options)
     layer = rnn.to_keras(model)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 5, 3))
@@ -116,9 +129,9 @@ def test_gradients_match_keras_autograd(kind: str, bidirectional: bool) -> None:
     # Our parameter gradients in Keras' layout: a model holding them, converted. Keras has one
     # bias where we have two (for all but the reset-after GRU), whose gradients are equal:
     # keep one of them.
-    single_bias = kind != "GRU"
+    single_bias = kind != "GRU" or not options.get("reset_after", True)
     state = {k: (0 * v if single_bias and "bias_hh" in k else v) for k, v in grads.items()}
-    holder = KINDS[kind](3, 4, batch_first=True, bidirectional=bidirectional, dtype=np.float64)
+    holder = KINDS[kind](3, 4, batch_first=True, dtype=np.float64, **options)
     holder.load_state_dict({k: state[k] for k in model.state_dict()})
     expected = [numpy(w.value) for w in rnn.to_keras(holder).weights]
     got = [w.value.grad.numpy() for w in layer.weights]
@@ -187,6 +200,9 @@ def test_from_keras_refusals() -> None:
     )
     with pytest.raises(ValueError, match=r"layer 1 of the Sequential differs from layer 0"):
         rnn.from_keras(mixed)
+    mixed_dtypes = keras.layers.Bidirectional(keras.layers.GRU(2, dtype="float64"))
+    with pytest.raises(ValueError, match="computes in float32 while its layers hold float64"):
+        rnn.from_keras(built(mixed_dtypes))
     trailing = keras.Sequential(
         [keras.Input((None, 3)), keras.layers.GRU(4), keras.layers.Dropout(0.5)]
     )

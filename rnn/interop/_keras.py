@@ -162,7 +162,7 @@ def _describe(keras: Any, layer: Any) -> dict[str, Any]:
                 "rnn.from_keras: the Bidirectional's backward layer is configured "
                 "differently from its forward layer"
             )
-    kinds = {cls: name for name, cls in _KERAS_NAMES.items()}
+    kinds = {keras_name: name for name, keras_name in _KERAS_NAMES.items()}
     name = kinds.get(type(single).__name__)
     if name is None or type(single) is not getattr(keras.layers, type(single).__name__, None):
         raise TypeError(
@@ -179,13 +179,23 @@ def _describe(keras: Any, layer: Any) -> dict[str, Any]:
             )
     if single.stateful:
         raise ValueError("rnn.from_keras: stateful=True has no equivalent")
-    dtype = np.dtype(_weights(keras, single)[0].dtype).name
+    kernel = _weights(keras, single)[0]
+    dtype = np.dtype(kernel.dtype).name
     if dtype not in ("float32", "float64"):
         raise ValueError(f"rnn.from_keras converts float32 or float64 layers; got {dtype}")
-    kernel = _weights(keras, single)[0]
+    if layer.compute_dtype != single.compute_dtype:
+        raise ValueError(
+            f"rnn.from_keras: the Bidirectional computes in {layer.compute_dtype} while its "
+            f"layers hold {single.compute_dtype} weights; give both the same dtype"
+        )
     units = single.units
     variants: dict[str, Any] = {}
     if directions == 2:
+        if single.go_backwards:
+            raise ValueError(
+                "rnn.from_keras: a Bidirectional whose forward layer has go_backwards=True "
+                "has no equivalent"
+            )
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"rnn.from_keras: unknown merge_mode {merge_mode!r}")
         if merge_mode != "concat":
@@ -203,7 +213,6 @@ def _describe(keras: Any, layer: Any) -> dict[str, Any]:
         "use_bias": single.use_bias,
         "directions": directions,
         "dtype": dtype,
-        "reset_after": getattr(single, "reset_after", True),
         "variants": variants,
         "config": f"{type(layer).__name__}({units})",
     }
