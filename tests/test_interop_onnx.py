@@ -493,3 +493,15 @@ def test_merge_modes_run_in_onnxruntime(kind: str, merge_mode: str | None) -> No
     )
     check_against_onnxruntime(model, lengths=True, initial_states=False)
     assert repr(rnn.from_onnx(rnn.to_onnx(model, None))) == repr(model)
+
+
+@pytest.mark.parametrize("kind", ["rnn_relu", "gru", "lstm"])
+def test_an_export_without_its_metadata_reads_as_its_node(kind: str) -> None:
+    # Tools that drop metadata_props leave a graph with one node: it reads as that node.
+    model = make(kind, 3, 4, bidirectional=True, dtype=np.float32, seed=0)
+    proto = rnn.to_onnx(model, None)
+    del proto.metadata_props[:]
+    again = rnn.from_onnx(proto)
+    assert repr(again) == repr(model)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(again.state_dict()[name], value)
