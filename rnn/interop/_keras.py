@@ -346,8 +346,7 @@ def to_keras(model: Module) -> Any:
             layers.append(keras.layers.Dropout(model.dropout, dtype=args["dtype"]))
     if model.num_layers == 1:
         return layers[0]
-    stack = keras.Sequential([keras.Input((None, model.input_size), dtype=args["dtype"]), *layers])
-    return stack
+    return keras.Sequential([keras.Input((None, model.input_size), dtype=args["dtype"]), *layers])
 
 
 def _keras_activations(model: Module, name: str, args: dict[str, Any]) -> dict[str, Any]:

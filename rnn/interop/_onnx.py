@@ -26,13 +26,11 @@ from rnn.interop import _gates, _models
 OPSET = 17
 METADATA_KEY = "rnn.model"  # the class and constructor arguments of the model written
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
-_ATTRIBUTES = {
-    "RNN": {"activation_alpha", "activation_beta", "activations", "clip", "direction"},
-    "GRU": {"linear_before_reset"},
-    "LSTM": {"input_forget"},
-}
+# The attributes each operator has (opset 14 and later).
 _COMMON = {"activation_alpha", "activation_beta", "activations", "clip", "direction"}
 _COMMON |= {"hidden_size", "layout"}
+_ATTRIBUTES = {"RNN": _COMMON, "GRU": _COMMON | {"linear_before_reset"}}
+_ATTRIBUTES["LSTM"] = _COMMON | {"input_forget"}
 
 
 def _onnx(function: str) -> Any:
@@ -671,7 +669,7 @@ def _from_node(
     """The model computing one RNN/GRU/LSTM node."""
     name = node.op_type
     attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-    unknown = sorted(set(attributes) - _COMMON - _ATTRIBUTES[name] - _ATTRIBUTES["RNN"])
+    unknown = sorted(set(attributes) - _ATTRIBUTES[name])
     if unknown:
         raise ValueError(f"rnn.from_onnx: unknown {name} attribute(s) {unknown}")
     roles = ["X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"]
