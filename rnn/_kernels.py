@@ -160,10 +160,10 @@ class Kernel:
     def __init__(self, activations: tuple[Activation, ...], clip: float | None) -> None:
         self.activations = activations
         self.clip = clip
+        self.fused = self._fusable()
+        """True when the kernel computes exactly PyTorch's cell and takes the fused form."""
 
-    @property
-    def fused(self) -> bool:
-        """True when the kernel computes exactly PyTorch's cell and may take the fused path."""
+    def _fusable(self) -> bool:
         names = tuple(a.name for a in self.activations)
         return self.clip is None and names == self.default_activations
 
@@ -247,8 +247,7 @@ class ElmanKernel(Kernel):
 
     default_activations = ("Tanh",)
 
-    @property
-    def fused(self) -> bool:
+    def _fusable(self) -> bool:
         return self.clip is None and self.activations[0].name in ("Tanh", "Relu")
 
     def _fused_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
@@ -317,12 +316,11 @@ class GRUKernel(Kernel):
     def __init__(
         self, activations: tuple[Activation, ...], clip: float | None, reset_after: bool = True
     ) -> None:
-        super().__init__(activations, clip)
         self.reset_after = reset_after
+        super().__init__(activations, clip)
 
-    @property
-    def fused(self) -> bool:
-        return self.reset_after and super().fused
+    def _fusable(self) -> bool:
+        return self.reset_after and super()._fusable()
 
     def split_bias(self, b_ih: Array, b_hh: Array) -> tuple[Array, Array | None]:
         if not self.reset_after:
@@ -488,13 +486,12 @@ class LSTMKernel(Kernel):
         peephole: bool = False,
         input_forget: bool = False,
     ) -> None:
-        super().__init__(activations, clip)
         self.peephole = peephole
         self.input_forget = input_forget
+        super().__init__(activations, clip)
 
-    @property
-    def fused(self) -> bool:
-        return not (self.peephole or self.input_forget) and super().fused
+    def _fusable(self) -> bool:
+        return not (self.peephole or self.input_forget) and super()._fusable()
 
     def extra_width(self, hidden: int, proj: int) -> int:
         kept = hidden if proj else 0

@@ -25,13 +25,14 @@ sequence's length are never read: the caller's padding is zeroed before the proj
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from rnn._kernels import DirectionWeights, HiddenGrads, Kernel, Step, StepGrads
 from rnn._parameters import LayerGrads, LayerWeights, Layout
+from rnn._threads import parallel_map
 from rnn._types import Array
 
 
@@ -120,6 +121,13 @@ def _buffer(
     return workspace.take(role, shape, dtype)
 
 
+def _scratch(
+    workspace: Workspace | None, role: str, shape: tuple[int, ...], dtype: np.dtype
+) -> Array:
+    """An array whose every entry is written before it is read: the workspace's, or new."""
+    return np.empty(shape, dtype) if workspace is None else workspace.take(role, shape, dtype)
+
+
 @dataclass
 class LayerTape:
     """What the backward pass needs from one layer's forward pass.
@@ -166,28 +174,38 @@ class Tape:
 
 
 def _slots(reverse: bool, t: int) -> tuple[int, int]:
-    """The buffer slots step `t` reads and writes."""
+    """The slots step `t` reads and writes, before taking them modulo a buffer's length
+    (a buffer of L+2 slots keeps every state; a ring of 2 keeps the current one only)."""
     return (t + 2 if reverse else t), t + 1
 
 
-def _step(
-    tape: LayerTape,
-    d: int,
-    reverse: bool,
-    t: int,
-    n: int,
-    extra_slot: int | None = None,
-) -> Step:
-    """What step `t` of direction `d` reads and writes: rows ``:n`` of its slots (and the
-    direction's own columns of ``extra``, which is as wide as the widest direction needs)."""
-    read, write = _slots(reverse, t)
-    extra_width = tape.extra_widths[d]
-    return Step(
-        g=tape.gates[t, :n, d],
-        prev=tuple(s[read, :n, d] for s in tape.states),
-        new=tuple(s[write, :n, d] for s in tape.states),
-        extra=tape.extra[t if extra_slot is None else extra_slot, :n, d, :extra_width],
+class _Lane(NamedTuple):
+    """One direction of one layer's buffers, as lists of per-slot views (built once, so a
+    step only picks from lists)."""
+
+    states: tuple[list[Array], ...]  # per state: the (N, width) view of every slot
+    extra: list[Array]  # the (N, E_d) view of every slot of ``extra``
+    batch: int
+
+
+def _lane(tape: LayerTape, d: int) -> _Lane:
+    return _Lane(
+        tuple(list(s[:, :, d]) for s in tape.states),
+        list(tape.extra[:, :, d, : tape.extra_widths[d]]),
+        tape.extra.shape[1],
     )
+
+
+def _step(lane: _Lane, reverse: bool, t: int, n: int, g: Array, extra_slot: int) -> Step:
+    """What step `t` of a direction reads and writes: rows ``:n`` of its slots, of its gate
+    rows `g` and of its ``extra`` at `extra_slot`."""
+    read, write = _slots(reverse, t)
+    prev = tuple([slots[read % len(slots)] for slots in lane.states])
+    new = tuple([slots[write % len(slots)] for slots in lane.states])
+    extra = lane.extra[extra_slot]
+    if n == lane.batch:
+        return Step(g, prev, new, extra)
+    return Step(g[:n], tuple([p[:n] for p in prev]), tuple([v[:n] for v in new]), extra[:n])
 
 
 def _place_initial(
@@ -197,7 +215,7 @@ def _place_initial(
     rows = np.arange(len(schedule.lengths))
     for state, init in zip(states, initial):
         if reverse:
-            state[schedule.lengths + 1, rows, d] = init[d]
+            state[(schedule.lengths + 1) % len(state), rows, d] = init[d]
         else:
             state[0, :, d] = init[d]
 
@@ -207,26 +225,34 @@ def _final(state: Array, schedule: Schedule, d: int, reverse: bool) -> Array:
     final: Array = (
         state[1, :, d].copy()
         if reverse
-        else state[schedule.lengths, np.arange(len(schedule.lengths)), d]
+        else state[schedule.lengths % len(state), np.arange(len(schedule.lengths)), d]
     )
     return final
 
 
-def _project(
-    x: Array, weights: LayerWeights, workspace: Workspace | None, directions: int
-) -> Array:
-    """The input projection of every step and direction, shape (L, N, D, G*H)."""
+def _project(x: Array, w_t: Array, b: Array | None, out: Array) -> Array:
+    """``x @ w_t + b`` into `out`: the input projection of the steps `x` holds.
+
+    `x` is (T, N, H_in), `w_t` (H_in, width) (possibly one direction's columns of
+    ``LayerWeights.w_ih_t``), `out` (T*N, width); returns `out` viewed as (T, N, width).
+    """
     steps, batch = x.shape[:2]
-    width = weights.w_ih_t.shape[1]
-    flat = (
-        np.empty((steps * batch, width), x.dtype)
-        if workspace is None
-        else workspace.take("gates", (steps * batch, width), x.dtype)
-    )
-    np.dot(x.reshape(steps * batch, x.shape[2]), weights.w_ih_t, out=flat)  # (L*N, D*G*H)
-    if weights.b_x is not None:
-        flat += weights.b_x
-    return flat.reshape(steps, batch, directions, width // directions)
+    np.dot(x.reshape(steps * batch, x.shape[2]), w_t, out=out)
+    if b is not None:
+        out += b
+    return out.reshape(steps, batch, w_t.shape[1])
+
+
+CHUNK_ROWS = 512
+"""Rows (steps x batch) of one chunk of the evaluation-mode input projection: enough for an
+efficient matrix product, small enough that the chunk costs a fraction of the output."""
+
+
+def _chunks(live: int, batch: int, reverse: bool, whole: bool) -> list[tuple[int, int]]:
+    """The ranges of steps ``[t0, t1)`` projected at once, in processing order."""
+    size = live if whole else max(1, min(live, -(-CHUNK_ROWS // max(batch, 1))))
+    ranges = [(t0, min(t0 + size, live)) for t0 in range(0, live, size)]
+    return ranges[::-1] if reverse else ranges
 
 
 def merge(emitted: Array, mode: str | None) -> Array | tuple[Array, Array]:
@@ -269,40 +295,63 @@ def _run_layer(
     keep: bool,
     workspace: Workspace | None,
     reuse: Array | None,
-    run_directions: Callable[[Callable[[int], None], int], None],
 ) -> tuple[LayerTape, tuple[Array, ...]]:
     """Run one layer, every direction; return its record and final states (D, N, width).
 
-    With a `workspace` (evaluation mode) the scratch arrays come from it, and `reuse`, if
-    given, becomes the buffer of ``h``: a layer writes its states over its own input, which
-    nothing reads after the projection.
+    Recording (`keep`), the projection of every step is kept (the backward pass reads the
+    gates) and so is every state. In evaluation mode the scratch arrays come from the
+    `workspace`: a one-direction layer projects its input a chunk of steps at a time, just
+    before running them, LSTM's cell state is a ring of two slots, and `reuse`, if given,
+    becomes the buffer of ``h``: a layer writes its states over its own input. A step
+    overwrites only input that it has already projected, and a bidirectional layer, whose
+    other direction still reads that input, projects all of it first.
     """
     steps, batch = x.shape[:2]
     directions = len(layout.kernels)
+    gate_width = weights.w_ih_t.shape[1] // directions
     scratch = None if keep else workspace
-    gates = _project(x, weights, scratch, directions)
-    shapes = [(steps + 2, batch, directions, width) for width in layout.state_sizes]
+    whole = keep or directions > 1
+    if whole:
+        flat = _scratch(scratch, "gates", (steps * batch, directions * gate_width), x.dtype)
+        gates = _project(x, weights.w_ih_t, weights.b_x, flat)
+        gates = gates.reshape(steps, batch, directions, gate_width)
+    else:
+        gates = np.empty((0, batch, directions, gate_width), x.dtype)  # projected by chunks
+    widths = layout.state_sizes
     if reuse is None:  # the first layer's h becomes the output: fresh memory, not scratch
-        h = np.zeros(shapes[0], x.dtype) if keep else np.empty(shapes[0], x.dtype)
+        h_shape = (steps + 2, batch, directions, widths[0])
+        h = np.zeros(h_shape, x.dtype) if keep else np.empty(h_shape, x.dtype)
     else:
         h = reuse
-    states = (h, *(_buffer(scratch, "c", shape, x.dtype) for shape in shapes[1:]))
+    slots = steps + 2 if keep else 2
+    states = (
+        h,
+        *(_buffer(scratch, "c", (slots, batch, directions, w), x.dtype) for w in widths[1:]),
+    )
     # each direction's kernel may keep a different amount (one fused, one not)
-    widths = tuple(k.extra_width(layout.hidden_size, layout.proj_size) for k in layout.kernels)
-    extra_shape = (steps if keep else 1, batch, directions, max(widths))
-    extra = _buffer(scratch, "extra", extra_shape, x.dtype)
-    tape = LayerTape(x, gates, states, extra, widths)
-    gate_width = gates.shape[3]
+    extras = tuple(k.extra_width(layout.hidden_size, layout.proj_size) for k in layout.kernels)
+    extra_shape = (steps if keep else 1, batch, directions, max(extras))
+    tape = LayerTape(x, gates, states, _buffer(scratch, "extra", extra_shape, x.dtype), extras)
 
     def run(d: int) -> None:
         kernel, w, reverse = layout.kernels[d], weights.directions[d], layout.reverse(d)
         _place_initial(states, initial, schedule, d, reverse)
-        work = np.empty((batch, gate_width), x.dtype)
-        for t in schedule.times(reverse):
-            n = schedule.sizes[t]
-            kernel.forward(_step(tape, d, reverse, t, n, None if keep else 0), w, work[:n])
+        lane, sizes = _lane(tape, d), schedule.sizes
+        work = np.empty((batch, w.w_hh_t.shape[1]), x.dtype)
+        columns = slice(d * gate_width, (d + 1) * gate_width)
+        b = None if weights.b_x is None else weights.b_x[columns]
+        for t0, t1 in _chunks(schedule.live, batch, reverse, whole):
+            if whole:
+                g, first = list(gates[:, :, d]), 0
+            else:
+                out = _scratch(scratch, f"chunk{d}", ((t1 - t0) * batch, gate_width), x.dtype)
+                g, first = list(_project(x[t0:t1], weights.w_ih_t[:, columns], b, out)), t0
+            for t in range(t1 - 1, t0 - 1, -1) if reverse else range(t0, t1):
+                n = sizes[t]
+                step = _step(lane, reverse, t, n, g[t - first], t if keep else 0)
+                kernel.forward(step, w, work[:n] if n < batch else work)
 
-    run_directions(run, directions)
+    parallel_map(run, range(directions))  # the directions are independent
     final = tuple(
         np.stack([_final(s, schedule, d, layout.reverse(d)) for d in range(directions)])
         for s in states
@@ -323,11 +372,6 @@ def _outside_the_record(
     return (parts[0], parts[1]) if len(parts) == 2 else parts[0]
 
 
-def _serial(run: Callable[[int], None], count: int) -> None:
-    for d in range(count):
-        run(d)
-
-
 def forward(
     layout: Layout,
     weights: list[LayerWeights],
@@ -339,7 +383,6 @@ def forward(
     rng: np.random.Generator | None = None,
     keep: bool = False,
     workspace: Workspace | None = None,
-    run_directions: Callable[[Callable[[int], None], int], None] = _serial,
 ) -> tuple[Array | tuple[Array, Array], tuple[Array, ...], Tape | None]:
     """Run a stack of recurrent layers over a batch of sequences.
 
@@ -361,9 +404,6 @@ def forward(
         Record a `Tape` for the backward pass.
     workspace : Workspace, optional
         Where to take scratch arrays from (evaluation mode only).
-    run_directions : callable, optional
-        ``run_directions(run, D)`` calls ``run(d)`` for every direction (in any order, or
-        at once on several threads); serial by default.
 
     Returns
     -------
@@ -383,9 +423,7 @@ def forward(
     for layer, w in enumerate(weights):
         rows = slice(layer * len(layout.kernels), (layer + 1) * len(layout.kernels))
         init = tuple(s[rows] for s in initial)
-        layer_tape, final = _run_layer(
-            layout, w, x, init, schedule, keep, workspace, reuse, run_directions
-        )
+        layer_tape, final = _run_layer(layout, w, x, init, schedule, keep, workspace, reuse)
         finals.append(final)
         emitted = layer_tape.states[0][1 : schedule.steps + 1]  # (L, N, D, P)
         if not keep:
@@ -438,11 +476,12 @@ def _backward_direction(
     # (L, N, G*H); d(h W_hh^T) is d_gates itself unless the kernel says otherwise
     d_hidden = np.zeros_like(d_gates[:, :, d]) if kernel.separate_hidden_grad else d_gates[:, :, d]
     w_hr = None if w.w_hr is None else np.zeros_like(w.w_hr)
+    lane = _lane(tape, d)
     for t in reversed(schedule.times(reverse)):
         n = schedule.sizes[t]
         carry[0][:n] += d_emitted[t, :n, d]
         grads = StepGrads(tuple(c[:n] for c in carry), d_gates[t, :n, d], d_hidden[t, :n], w_hr)
-        kernel.backward(_step(tape, d, reverse, t, n), grads, w)
+        kernel.backward(_step(lane, reverse, t, n, tape.gates[t, :, d], t), grads, w)
     width = d_gates.shape[3]
     read, write = (
         _previous_slabs(tape, d, reverse),
@@ -502,25 +541,32 @@ def backward(
         emitted = lt.states[0][1 : steps + 1]
         d_emitted = _unmerge(d_output, emitted, layout.merge_mode)
         d_gates = np.zeros_like(lt.gates)  # (L, N, D, G*H)
-        hidden = []
-        for d, kernel in enumerate(layout.kernels):
-            row = layer * directions + d
-            carry = [s[row].copy() for s in d_final]
-            hidden.append(
-                _backward_direction(
-                    kernel,
-                    w.directions[d],
-                    lt,
-                    schedule,
-                    d,
-                    layout.reverse(d),
-                    d_emitted,
-                    carry,
-                    d_gates,
-                )
+        carries = [[s[layer * directions + d].copy() for s in d_final] for d in range(directions)]
+
+        def run(
+            d: int,
+            w: LayerWeights = w,
+            lt: LayerTape = lt,
+            d_emitted: Array = d_emitted,
+            d_gates: Array = d_gates,
+            carries: list[list[Array]] = carries,
+        ) -> HiddenGrads:
+            return _backward_direction(
+                layout.kernels[d],
+                w.directions[d],
+                lt,
+                schedule,
+                d,
+                layout.reverse(d),
+                d_emitted,
+                carries[d],
+                d_gates,
             )
+
+        hidden = parallel_map(run, range(directions))  # the directions are independent
+        for d, carry in enumerate(carries):
             for d_init, c in zip(d_initial, carry):
-                d_init[row] = c
+                d_init[layer * directions + d] = c
         flat = d_gates.reshape(steps * batch, d_gates.shape[2] * d_gates.shape[3])  # (L*N, D*G*H)
         grads.append(
             LayerGrads(
