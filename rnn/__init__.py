@@ -9,6 +9,7 @@ from rnn._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnn._dask import dask_forward
 from rnn._threads import get_num_threads, set_num_threads
 from rnn.cell_modules import GRUCell, LSTMCell, RNNCell
+from rnn.interop import from_keras, from_onnx, from_torch, to_keras, to_onnx, to_torch
 from rnn.io import load, save
 from rnn.layers import GRU, LSTM, RNN
 from rnn.losses import cross_entropy, mse_loss
@@ -30,6 +31,9 @@ __all__ = [
     "clip_grad_norm",
     "cross_entropy",
     "dask_forward",
+    "from_keras",
+    "from_onnx",
+    "from_torch",
     "get_num_threads",
     "load",
     "load_checkpoint",
@@ -39,6 +43,9 @@ __all__ = [
     "save",
     "save_checkpoint",
     "set_num_threads",
+    "to_keras",
+    "to_onnx",
+    "to_torch",
     "truncated_bptt",
     "unpad_sequence",
 ]

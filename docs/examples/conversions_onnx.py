@@ -1,7 +1,8 @@
 """ONNX GRU/LSTM weights to rnn's state_dict, and the ONNX equations in numpy.
 
-One ONNX GRU or LSTM node is one layer: W [D, G*H, I], R [D, G*H, H], B [D, 2*G*H]
-(the input biases Wb, then the recurrent biases Rb). Direction 0 is forward, 1 reverse.
+One ONNX GRU or LSTM node is one layer: W [D, G*H, I], R [D, G*H, H],
+B [D, 2*G*H] (the input biases Wb, then the recurrent biases Rb).
+Direction 0 is forward, 1 reverse.
 """
 
 import numpy as np
@@ -12,13 +13,14 @@ ONNX_LSTM_ORDER = [0, 2, 3, 1]  # PyTorch i, f, g, o  <-  ONNX i, o, f, c
 
 
 def reorder_gates(a, order):
-    """Restack the gate blocks along axis 0: block k of the result is block order[k] of a."""
+    """Restack the gate blocks along axis 0: block k of the result is
+    block order[k] of a."""
     blocks = np.split(a, len(order), axis=0)
     return np.concatenate([blocks[k] for k in order], axis=0)
 
 
 def onnx_to_state_dict(W, R, B, order, layer=0):
-    """The state_dict entries of layer `layer` from one ONNX GRU/LSTM node's W, R, B."""
+    """The state_dict entries of layer `layer` from one ONNX node's W, R, B."""
     state = {}
     for d in range(W.shape[0]):
         suffix = f"_l{layer}" + ("_reverse" if d == 1 else "")
@@ -35,7 +37,10 @@ def sigmoid(v):
 
 
 def onnx_gru(X, W, R, B, initial_h):
-    """ONNX GRU, linear_before_reset=1, layout=0: X [T, N, I] -> Y [T, D, N, H], Y_h [D, N, H]."""
+    """ONNX GRU, linear_before_reset=1, layout=0.
+
+    X [T, N, I] -> Y [T, D, N, H], Y_h [D, N, H].
+    """
     T, N = X.shape[:2]
     D, H = R.shape[0], R.shape[2]
     Y, Y_h = np.zeros((T, D, N, H)), np.zeros((D, N, H))
@@ -56,10 +61,14 @@ def onnx_gru(X, W, R, B, initial_h):
 
 
 def onnx_lstm(X, W, R, B, initial_h, initial_c):
-    """ONNX LSTM without peepholes, layout=0: returns Y [T, D, N, H], Y_h, Y_c [D, N, H]."""
+    """ONNX LSTM without peepholes, layout=0.
+
+    Returns Y [T, D, N, H], Y_h and Y_c [D, N, H].
+    """
     T, N = X.shape[:2]
     D, H = R.shape[0], R.shape[2]
-    Y, Y_h, Y_c = np.zeros((T, D, N, H)), np.zeros((D, N, H)), np.zeros((D, N, H))
+    Y = np.zeros((T, D, N, H))
+    Y_h, Y_c = np.zeros((D, N, H)), np.zeros((D, N, H))
     for d in range(D):
         Wi, Wo, Wf, Wc = np.split(W[d], 4)
         Ri, Ro, Rf, Rc = np.split(R[d], 4)
