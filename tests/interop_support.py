@@ -1,9 +1,4 @@
-"""Helpers shared by the converter and conformance tests (tests/test_interop_*.py).
-
-``needs_variants`` marks the tests that need the core's variant options (issue 13, item 1:
-``reset_after``, ``peephole``, ``input_forget``, ``clip``, ``activations``, ``go_backwards``,
-``merge_mode``); it is the one guard to remove once they are merged.
-"""
+"""Helpers shared by the converter and conformance tests (tests/test_interop_*.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +10,6 @@ import numpy as np
 import pytest
 
 import rnn
-
-needs_variants = pytest.mark.skipif(
-    not hasattr(rnn.GRU(1, 1), "reset_after"), reason="core variants not merged yet"
-)
 
 F64 = {"rtol": 0, "atol": 1e-12}
 F32 = {"rtol": 1e-4, "atol": 1e-5}

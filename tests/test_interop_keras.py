@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from interop_support import F32, import_keras, needs_variants, tolerance
+from interop_support import F32, import_keras, tolerance
 
 import rnn
 
@@ -99,16 +99,15 @@ def test_to_keras_dropout_becomes_dropout_layers_and_back() -> None:
 
 GRADIENT_CASES = [
     *((kind, {"bidirectional": b}) for kind in KINDS for b in (False, True)),
-    pytest.param("GRU", {"reset_after": False}, marks=needs_variants),
-    pytest.param("GRU", {"bidirectional": True, "merge_mode": "sum"}, marks=needs_variants),
-    pytest.param(
+    ("GRU", {"reset_after": False}),
+    ("GRU", {"bidirectional": True, "merge_mode": "sum"}),
+    (
         "LSTM",
         {
             "activations": ["HardSigmoid", "Softsign", "Softsign"],
             "activation_alpha": [1 / 6],
             "activation_beta": [0.5],
         },
-        marks=needs_variants,
     ),
 ]
 
@@ -226,9 +225,6 @@ def test_missing_keras_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- the variants Keras has and PyTorch has not -----------------------------------------
-
-
-@needs_variants
 @pytest.mark.parametrize(
     "layer",
     [
@@ -261,7 +257,6 @@ def test_from_keras_variants_forward(layer: Any) -> None:
     np.testing.assert_allclose(numpy(again(x)[0]), expected, **keras_tolerance(model))
 
 
-@needs_variants
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_go_backwards_outputs_are_in_time_order_here(kind: str) -> None:
     model = KINDS[kind](3, 4, batch_first=True, go_backwards=True, dtype=np.float64, seed=0)
@@ -276,7 +271,6 @@ def test_go_backwards_outputs_are_in_time_order_here(kind: str) -> None:
     assert rnn.from_keras(layer).go_backwards is True
 
 
-@needs_variants
 @pytest.mark.parametrize(
     ("merge_mode", "num_layers"),
     [(m, k) for m in ("concat", "sum", "mul", "ave", None) for k in (1, 2) if m or k == 1],

@@ -18,7 +18,6 @@ import pytest
 from interop_support import (
     as_hx,
     flat_finals,
-    needs_variants,
     run_onnxruntime,
     sequence,
     states,
@@ -88,7 +87,6 @@ def test_to_onnx_loops_run_in_float64(kind: str, config: dict) -> None:
     assert "Loop" in ops and not ops & {"RNN", "GRU", "LSTM"}
 
 
-@needs_variants
 @pytest.mark.parametrize(
     ("cls", "variant"),
     [
@@ -441,14 +439,12 @@ VARIANT_NODES = [
 ]
 
 
-@needs_variants
 @pytest.mark.parametrize("layout", [0, 1])
 @pytest.mark.parametrize(("op", "D", "attributes", "peephole"), VARIANT_NODES, ids=str)
 def test_from_onnx_variant_nodes_match_onnxruntime(op, D, attributes, peephole, layout) -> None:
     check_node(op, D, {"hidden_size": 4, **attributes}, peephole=peephole, layout=layout)
 
 
-@needs_variants
 @pytest.mark.parametrize(("op", "D", "attributes", "peephole"), VARIANT_NODES, ids=str)
 def test_variant_models_round_trip_through_onnx(op, D, attributes, peephole) -> None:
     model = rnn.from_onnx(node_graph(op, random_node(op, D, peephole=peephole), **attributes))
@@ -457,7 +453,6 @@ def test_variant_models_round_trip_through_onnx(op, D, attributes, peephole) -> 
     assert repr(again) == repr(model)
 
 
-@needs_variants
 @pytest.mark.parametrize(
     "variant",
     [
@@ -475,7 +470,6 @@ def test_projected_lstm_variants_run_in_onnxruntime(variant: dict) -> None:
     check_against_onnxruntime(model, lengths=True, initial_states=True)
 
 
-@needs_variants
 @pytest.mark.parametrize("merge_mode", ["sum", "mul", "ave", None])
 @pytest.mark.parametrize("kind", ["gru", "lstm", "lstm_proj"])
 def test_merge_modes_run_in_onnxruntime(kind: str, merge_mode: str | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from interop_support import as_hx, flat_finals, needs_variants, sequence, states, tolerance
+from interop_support import as_hx, flat_finals, sequence, states, tolerance
 from layer_kinds import KINDS, make
 
 import rnn
@@ -139,7 +139,6 @@ def test_to_torch_refuses_what_is_not_a_model() -> None:
         rnn.to_torch({})
 
 
-@needs_variants
 @pytest.mark.parametrize(
     ("make_model", "named"),
     [
@@ -157,7 +156,6 @@ def test_to_torch_refuses_variants_torch_lacks(make_model: Any, named: str) -> N
         rnn.to_torch(make_model())
 
 
-@needs_variants
 def test_to_torch_accepts_activations_equal_to_torch_choice() -> None:
     model = rnn.RNN(2, 3, bidirectional=True, activations=["Relu", "Relu"], dtype=np.float64)
     assert rnn.to_torch(model).nonlinearity == "relu"

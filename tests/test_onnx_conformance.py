@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from interop_support import as_hx, flat_finals, needs_variants, tolerance
+from interop_support import as_hx, flat_finals, tolerance
 
 import rnn
 
@@ -45,26 +45,8 @@ def collect(op: str) -> list[tuple[str, Any, list[np.ndarray], list[np.ndarray]]
     return cases
 
 
-def needs_a_variant(node: Any, inputs: list[str]) -> bool:
-    """Whether the case uses an option PyTorch's layers lack (reset-before GRU, ...)."""
-    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    return (
-        (node.op_type == "GRU" and attributes.get("linear_before_reset", 0) == 0)
-        or attributes.get("direction", b"forward") == b"reverse"
-        or "P" in inputs
-        or any(k in attributes for k in ("clip", "activations", "input_forget"))
-    )
-
-
 CASES = [case for op in ("RNN", "GRU", "LSTM") for case in collect(op)]
-PARAMS = [
-    pytest.param(
-        *case[1:],
-        id=case[0],
-        marks=[needs_variants] if needs_a_variant(case[1], list(case[1].input)) else [],
-    )
-    for case in CASES
-]
+PARAMS = [pytest.param(*case[1:], id=case[0]) for case in CASES]
 
 
 def test_every_case_is_collected() -> None:

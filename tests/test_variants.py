@@ -1,9 +1,9 @@
 """The variants other frameworks define, against the framework that defines them.
 
 ONNX's options (activations with alpha/beta, clip, ``linear_before_reset``, peepholes,
-``input_forget``, ``direction="reverse"``) are compared with onnxruntime running a
-one-node graph built here from the model's ``state_dict``, on random weights large enough
-that clipping engages, with and without ``sequence_lens``. Their gradients are checked by
+``input_forget``, ``direction="reverse"``) are compared with onnxruntime's own RNN, GRU and
+LSTM kernels running the one-node graph `rnn.to_onnx` writes, on random weights large
+enough that clipping engages, with and without ``sequence_lens``. Their gradients are checked by
 central differences in ``tests/test_backward.py`` (``VARIANT_CASES``). The fused and the
 reference form of each kernel must agree, and the defaults must stay PyTorch's.
 """
@@ -20,104 +20,29 @@ import pytest
 import rnn
 from rnn._activations import REGISTRY
 
-# Our gate blocks -> ONNX's: GRU r,z,n -> z,r,h; LSTM i,f,g,o -> i,o,f,c; peepholes i,f,o -> i,o,f
-ONNX_GATES = {"RNN": [0], "GRU": [1, 0, 2], "LSTM": [0, 3, 1, 2]}
-ONNX_PEEPHOLES = [0, 2, 1]
-
-
-def blocks(array: np.ndarray, order: list[int]) -> np.ndarray:
-    parts = np.split(array, len(order))
-    return np.concatenate([parts[k] for k in order])
-
 
 def onnx_run(model: Any, x: np.ndarray, state: Any, lengths: Any) -> list[np.ndarray]:
-    """Run `model`'s configuration as one ONNX node in onnxruntime: (Y, Y_h[, Y_c])."""
-    onnx = pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper, numpy_helper
+    """`model` run by onnxruntime's own RNN/GRU/LSTM kernels (float32 only): the graph
+    `rnn.to_onnx` writes for a float32 copy, with ``sequence_lens`` and initial states."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from interop_support import run_onnxruntime
 
-    mode = type(model).__name__
-    sd, d_count, hidden = model.state_dict(), 2 if model.bidirectional else 1, model.hidden_size
-    order = ONNX_GATES[mode]
-    sfx = ["", "_reverse"][:d_count]
-    w = np.stack([blocks(sd[f"weight_ih_l0{s}"], order) for s in sfx])
-    r = np.stack([blocks(sd[f"weight_hh_l0{s}"], order) for s in sfx])
-    zeros = np.zeros(len(order) * hidden)
-    b = np.stack(
-        [
-            np.concatenate([blocks(sd.get(f"bias_{k}_l0{s}", zeros), order) for k in ("ih", "hh")])
-            for s in sfx
-        ]
-    )
-    inits = [
-        numpy_helper.from_array(a.astype(np.float32), n) for a, n in ((w, "W"), (r, "R"), (b, "B"))
-    ]
-    names = ["X", "W", "R", "B", "", "initial_h"]
-    feeds = {"X": x.astype(np.float32)}
+    copy = type(model)(**(model._arguments() | {"dtype": "float32"}))
+    copy.load_state_dict(model.state_dict())
+    proto = rnn.to_onnx(copy.eval(), None, lengths=lengths is not None, initial_states=True)
     states = state if isinstance(state, tuple) else (state,)
-    feeds["initial_h"] = states[0].astype(np.float32)
+    feeds = {"input": x.astype(np.float32)}
+    feeds |= {name: s.astype(np.float32) for name, s in zip(("h0", "c0"), states)}
     if lengths is not None:
-        names[4] = "sequence_lens"
-        feeds["sequence_lens"] = np.asarray(lengths, np.int32)
-    outputs = ["Y", "Y_h"]
-    if mode == "LSTM":
-        names.append("initial_c")
-        feeds["initial_c"] = states[1].astype(np.float32)
-        outputs.append("Y_c")
-        if model.peephole:
-            p = np.stack([blocks(sd[f"weight_ch_l0{s}"], ONNX_PEEPHOLES) for s in sfx])
-            names.append("P")
-            inits.append(numpy_helper.from_array(p.astype(np.float32), "P"))
-    attributes: dict[str, Any] = {
-        "hidden_size": hidden,
-        "direction": "bidirectional"
-        if model.bidirectional
-        else ("reverse" if model.go_backwards else "forward"),
-    }
-    if model.clip is not None:
-        attributes["clip"] = model.clip
-    if model.activations is not None or mode == "RNN":
-        attributes["activations"] = model.activations or [model.nonlinearity.capitalize()] * d_count
-    if model.activation_alpha:
-        attributes["activation_alpha"] = model.activation_alpha
-    if model.activation_beta:
-        attributes["activation_beta"] = model.activation_beta
-    if mode == "GRU":
-        attributes["linear_before_reset"] = int(model.reset_after)
-    if mode == "LSTM":
-        attributes["input_forget"] = int(model.input_forget)
-    node = helper.make_node(mode, names, outputs, **attributes)
-    graph = helper.make_graph(
-        [node],
-        "variant",
-        [
-            helper.make_tensor_value_info(
-                n, TensorProto.INT32 if n == "sequence_lens" else TensorProto.FLOAT, feeds[n].shape
-            )
-            for n in names
-            if n in feeds
-        ],
-        [
-            helper.make_tensor_value_info(o, TensorProto.FLOAT, [None] * (4 if o == "Y" else 3))
-            for o in outputs
-        ],
-        initializer=inits,
-    )
-    graph_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    onnx.checker.check_model(graph_model)
-    session = ort.InferenceSession(
-        graph_model.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
-    return session.run(outputs, feeds)
+        feeds["lengths"] = np.asarray(lengths, np.int32)
+    return run_onnxruntime(proto, feeds)
 
 
 def ours(model: Any, x: np.ndarray, state: Any, lengths: Any) -> list[np.ndarray]:
-    """Our results laid out as ONNX's: Y (L, D, N, H), Y_h (D, N, H)[, Y_c]."""
+    """Our output and final states, flattened."""
     output, final = model(x, state, lengths=lengths)
-    steps, batch = x.shape[:2]
-    d_count = 2 if model.bidirectional else 1
-    y = output.reshape(steps, batch, d_count, -1).transpose(0, 2, 1, 3)
-    return [y, *(final if isinstance(final, tuple) else (final,))]
+    return [output, *(final if isinstance(final, tuple) else (final,))]
 
 
 def random_model(cls: Any, seed: int, **options: Any) -> Any:
@@ -146,7 +71,8 @@ def compare_with_onnxruntime(cls: Any, options: dict[str, Any], lengths: Any, se
     state = random_state(model, 3, rng)
     expected = onnx_run(model, x, state, lengths)
     got = ours(model, x, state, lengths)
-    for name, a, b in zip(("Y", "Y_h", "Y_c"), got, expected):
+    assert len(got) == len(expected)
+    for name, a, b in zip(("output", "h_n", "c_n"), got, expected):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5, err_msg=name)
 
 
