@@ -19,7 +19,9 @@ import numpy as np
 import rnn
 
 
-def adding_batch(rng: np.random.Generator, steps: int, batch: int) -> tuple[Any, Any]:
+def adding_batch(
+    rng: np.random.Generator, steps: int, batch: int
+) -> tuple[Any, Any]:
     """Inputs of shape (steps, batch, 2) and targets of shape (batch, 1)."""
     values = rng.uniform(0, 1, (steps, batch))
     cols = np.arange(batch)
@@ -44,22 +46,34 @@ class LastStepRegressor:
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return self.layer.state_dict() | {k: v.copy() for k, v in self.head.items()}
+        return self.layer.state_dict() | {
+            k: v.copy() for k, v in self.head.items()
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.layer.load_state_dict({k: v for k, v in state.items() if k not in self.head})
+        self.layer.load_state_dict(
+            {k: v for k, v in state.items() if k not in self.head}
+        )
         self.head = {k: np.array(state[k]) for k in self.head}
 
     def __call__(self, x: Any) -> Any:
         self.output, _ = self.layer(x)  # (T, N, H)
-        return self.output[-1] @ self.head["head.weight"].T + self.head["head.bias"]
+        return (
+            self.output[-1] @ self.head["head.weight"].T
+            + self.head["head.bias"]
+        )
 
     def backward(self, grad_y: Any) -> dict[str, Any]:
         grad_output = np.zeros_like(self.output)
-        grad_output[-1] = grad_y @ self.head["head.weight"]  # only the last step is read
+        grad_output[-1] = (
+            grad_y @ self.head["head.weight"]
+        )  # only the last step is read
         grads = self.layer.backward(grad_output)
         last = self.output[-1]
-        return grads | {"head.weight": grad_y.T @ last, "head.bias": grad_y.sum(axis=0)}
+        return grads | {
+            "head.weight": grad_y.T @ last,
+            "head.bias": grad_y.sum(axis=0),
+        }
 
 
 STEPS, BATCH, HIDDEN, ITERATIONS = 30, 16, 16, 500
@@ -69,8 +83,14 @@ batches = [adding_batch(rng, STEPS, BATCH) for _ in range(ITERATIONS)]
 test_x, test_y = adding_batch(np.random.default_rng(1), STEPS, 1000)
 
 curves = {}
-for name, layer_class in [("RNN", rnn.RNN), ("GRU", rnn.GRU), ("LSTM", rnn.LSTM)]:
-    model = LastStepRegressor(layer_class(2, HIDDEN, dtype=np.float64, seed=0), seed=0)
+for name, layer_class in [
+    ("RNN", rnn.RNN),
+    ("GRU", rnn.GRU),
+    ("LSTM", rnn.LSTM),
+]:
+    model = LastStepRegressor(
+        layer_class(2, HIDDEN, dtype=np.float64, seed=0), seed=0
+    )
     optimizer = rnn.Adam(model, lr=0.02)
     losses = []
     for x, y in batches:
@@ -81,4 +101,6 @@ for name, layer_class in [("RNN", rnn.RNN), ("GRU", rnn.GRU), ("LSTM", rnn.LSTM)
     curves[name] = losses
     test_loss, _ = rnn.mse_loss(model(test_x), test_y)
     ratio = test_loss / BASELINE
-    print(f"{name:4}  test MSE {test_loss:.4f}  = {ratio:.3f} x the baseline's {BASELINE:.4f}")
+    print(
+        f"{name:4}  test MSE {test_loss:.4f}  = {ratio:.3f} x the baseline's {BASELINE:.4f}"
+    )

@@ -17,13 +17,24 @@ GATE, LINEAR, NODE = "#dbe9f6", "#fdebd0", "#ffffff"
 
 def box(ax, x, y, text, color=GATE, w=1.0, h=0.7, ls="-"):
     ax.add_patch(
-        plt.Rectangle((x - w / 2, y - h / 2), w, h, fc=color, ec="black", lw=1.2, ls=ls, zorder=2)
+        plt.Rectangle(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            fc=color,
+            ec="black",
+            lw=1.2,
+            ls=ls,
+            zorder=2,
+        )
     )
     ax.text(x, y, text, ha="center", va="center", fontsize=12, zorder=3)
 
 
 def node(ax, x, y, text):
-    ax.add_patch(plt.Circle((x, y), 0.25, fc=NODE, ec="black", lw=1.2, zorder=2))
+    ax.add_patch(
+        plt.Circle((x, y), 0.25, fc=NODE, ec="black", lw=1.2, zorder=2)
+    )
     size = 13 if len(text) == 1 else 8.5
     ax.text(x, y, text, ha="center", va="center", fontsize=size, zorder=3)
 
@@ -31,17 +42,32 @@ def node(ax, x, y, text):
 def wire(ax, *points, label=None, where="end", color="black"):
     """A polyline with an arrow head on its last segment."""
     xs, ys = zip(*points)
-    ax.plot(xs[:-1], ys[:-1], color=color, lw=1.4, zorder=1, solid_capstyle="round")
+    ax.plot(
+        xs[:-1], ys[:-1], color=color, lw=1.4, zorder=1, solid_capstyle="round"
+    )
     ax.annotate(
         "",
         xy=points[-1],
         xytext=points[-2],
-        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.4, "shrinkA": 0, "shrinkB": 0},
+        arrowprops={
+            "arrowstyle": "-|>",
+            "color": color,
+            "lw": 1.4,
+            "shrinkA": 0,
+            "shrinkB": 0,
+        },
         zorder=1,
     )
     if label:
         x, y = points[0] if where == "start" else points[-1]
-        ax.text(x, y, label, ha="center", va="top" if where == "start" else "bottom", fontsize=11)
+        ax.text(
+            x,
+            y,
+            label,
+            ha="center",
+            va="top" if where == "start" else "bottom",
+            fontsize=11,
+        )
 
 
 def inlet(ax, x, y, label, below=0.9):

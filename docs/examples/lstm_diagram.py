@@ -45,7 +45,15 @@ node(ax, 9.6, low, "⊙")
 wire(ax, (9.6, mid - 0.35), (9.6, low + 0.25))
 wire(ax, (9.85, low), (10.4, low))
 box(ax, 11.0, low, "$W_{hr}^{\\top}$", "#eeeeee", w=1.2, ls="--")
-ax.text(11.0, low - 0.5, "if proj_size > 0", ha="center", va="top", fontsize=9, color="#555")
+ax.text(
+    11.0,
+    low - 0.5,
+    "if proj_size > 0",
+    ha="center",
+    va="top",
+    fontsize=9,
+    color="#555",
+)
 wire(ax, (11.6, low), (12.2, low))
 ax.text(12.3, low, "$h_t$", ha="left", va="center", fontsize=13)
 

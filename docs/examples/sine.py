@@ -23,27 +23,40 @@ class Regressor:
         bound = 1 / np.sqrt(layer.hidden_size)
         rng = np.random.default_rng(seed)
         self.head = {
-            "head.weight": rng.uniform(-bound, bound, (out_size, layer.hidden_size)),
+            "head.weight": rng.uniform(
+                -bound, bound, (out_size, layer.hidden_size)
+            ),
             "head.bias": rng.uniform(-bound, bound, out_size),
         }
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return self.layer.state_dict() | {k: v.copy() for k, v in self.head.items()}
+        return self.layer.state_dict() | {
+            k: v.copy() for k, v in self.head.items()
+        }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        self.layer.load_state_dict({k: v for k, v in state.items() if k not in self.head})
+        self.layer.load_state_dict(
+            {k: v for k, v in state.items() if k not in self.head}
+        )
         self.head = {k: np.array(state[k]) for k in self.head}
 
     def __call__(self, x: np.ndarray, hx: Any = None) -> tuple[np.ndarray, Any]:
         self.hidden, state = self.layer(x, hx)  # (L, N, H)
-        return self.hidden @ self.head["head.weight"].T + self.head["head.bias"], state
+        return self.hidden @ self.head["head.weight"].T + self.head[
+            "head.bias"
+        ], state
 
     def backward(self, grad_y: np.ndarray) -> dict[str, np.ndarray]:
         w = self.head["head.weight"]
-        grads = self.layer.backward(grad_y @ w)  # BPTT through the recurrent layer
+        grads = self.layer.backward(
+            grad_y @ w
+        )  # BPTT through the recurrent layer
         flat_g = grad_y.reshape(-1, w.shape[0])  # (L*N, out)
         flat_h = self.hidden.reshape(-1, w.shape[1])  # (L*N, H)
-        return grads | {"head.weight": flat_g.T @ flat_h, "head.bias": flat_g.sum(axis=0)}
+        return grads | {
+            "head.weight": flat_g.T @ flat_h,
+            "head.bias": flat_g.sum(axis=0),
+        }
 
 
 def waves(rng: np.random.Generator, steps: int, batch: int) -> np.ndarray:
@@ -61,8 +74,14 @@ test_wave = waves(np.random.default_rng(1), 200, 4)
 
 curves = {}
 models = {}
-for name, layer_class in [("RNN", rnn.RNN), ("GRU", rnn.GRU), ("LSTM", rnn.LSTM)]:
-    model = Regressor(layer_class(1, HIDDEN, dtype=np.float64, seed=0), 1, seed=0)
+for name, layer_class in [
+    ("RNN", rnn.RNN),
+    ("GRU", rnn.GRU),
+    ("LSTM", rnn.LSTM),
+]:
+    model = Regressor(
+        layer_class(1, HIDDEN, dtype=np.float64, seed=0), 1, seed=0
+    )
     optimizer = rnn.Adam(model, lr=0.01)
     losses = []
     for wave in batches:
@@ -74,7 +93,13 @@ for name, layer_class in [("RNN", rnn.RNN), ("GRU", rnn.GRU), ("LSTM", rnn.LSTM)
         optimizer.step(model.backward(grad))
         losses.append(loss)
     curves[name], models[name] = losses, model
-    test_loss = rnn.mse_loss(model(test_wave[:-1])[0][WARMUP:], test_wave[WARMUP + 1 :])[0]
+    test_loss = rnn.mse_loss(
+        model(test_wave[:-1])[0][WARMUP:], test_wave[WARMUP + 1 :]
+    )[0]
     final = np.mean(losses[-10:])
-    print(f"{name:4}  first loss {losses[0]:.1e}  last 10 {final:.1e}  test {test_loss:.1e}")
-    assert final < losses[0] / 100, "expected the loss to drop by two orders of magnitude"
+    print(
+        f"{name:4}  first loss {losses[0]:.1e}  last 10 {final:.1e}  test {test_loss:.1e}"
+    )
+    assert final < losses[0] / 100, (
+        "expected the loss to drop by two orders of magnitude"
+    )
