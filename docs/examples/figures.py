@@ -1,15 +1,9 @@
-"""Drawing helpers shared by the docs' figures: boxes, nodes and wires, and SVG output.
+"""Drawing helpers for the cell diagrams of the docs: boxes, nodes and wires.
 
-Figures render at build time; `svg` turns one into inline SVG, which a page's block
-prints for markdown-exec (``html="1"``: only the block's own ``print`` reaches the page).
-``docs/hooks.py`` puts this folder on ``sys.path`` so pages can import it.
+Save this file next to your script or notebook; then ``from figures import box``
+works there. It needs matplotlib: ``pip install matplotlib``.
 """
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 GATE, LINEAR, NODE = "#dbe9f6", "#fdebd0", "#ffffff"
@@ -74,11 +68,3 @@ def inlet(ax, x, y, label, below=0.9):
     """An input arrow coming up into a box from a label underneath."""
     wire(ax, (x, y - below - 0.35), (x, y - 0.35))
     ax.text(x, y - below - 0.42, label, ha="center", va="top", fontsize=10.5)
-
-
-def svg(fig):
-    """`fig` as an SVG document; closes the figure."""
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()

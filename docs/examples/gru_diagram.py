@@ -1,7 +1,7 @@
-"""Draw the GRU cell (PyTorch's variant: the reset gate acts after the hidden matmul)."""
+"""The GRU cell, PyTorch's variant: the reset gate acts after the matmul."""
 
 import matplotlib.pyplot as plt
-from figures import LINEAR, box, inlet, node, svg, wire
+from figures import LINEAR, box, inlet, node, wire
 
 fig, ax = plt.subplots(figsize=(9, 4.6))
 top, mid, low = 5.8, 4.0, 1.8
@@ -65,4 +65,4 @@ ax.set_xlim(-1.2, 12.2)
 ax.set_ylim(0.1, 6.3)
 ax.set_aspect("equal")
 ax.axis("off")
-print(svg(fig))
+plt.show()

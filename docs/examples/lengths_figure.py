@@ -1,7 +1,6 @@
-"""Draw a padded batch (time x batch): valid and padded positions, both directions, h_n."""
+"""A padded batch, time x batch: valid and padded steps, both directions."""
 
 import matplotlib.pyplot as plt
-from figures import svg
 
 lengths = [5, 2, 4]
 L, N = max(lengths), len(lengths)
@@ -88,4 +87,4 @@ ax.set_xlim(-2.6, L + 0.1)
 ax.set_ylim(-0.1, N + 0.5)
 ax.set_aspect("equal")
 ax.axis("off")
-print(svg(fig))
+plt.show()

@@ -1,7 +1,7 @@
-"""Draw the LSTM cell (PyTorch's gate order i, f, g, o; the projection is optional)."""
+"""The LSTM cell: gates i, f, g, o as in PyTorch; the projection is optional."""
 
 import matplotlib.pyplot as plt
-from figures import box, inlet, node, svg, wire
+from figures import box, inlet, node, wire
 
 fig, ax = plt.subplots(figsize=(9, 4.6))
 top, mid, low = 5.8, 4.0, 2.0
@@ -36,7 +36,7 @@ wire(ax, (6.0, mid + 0.25), (6.0, top - 0.25))
 gate(6.0, low, "tanh", "g", label_side="right")
 wire(ax, (6.0, low + 0.35), (6.0, mid - 0.25))
 
-# Output gate o and the emitted state h = o ⊙ tanh(c), projected if proj_size > 0
+# Output gate o and the emitted h = o ⊙ tanh(c), projected if proj_size > 0
 gate(8.2, low, "$\\sigma$", "o")
 box(ax, 9.6, mid, "tanh")
 wire(ax, (9.6, top), (9.6, mid + 0.35))
@@ -61,4 +61,4 @@ ax.set_xlim(-1.2, 13.0)
 ax.set_ylim(0.3, 6.3)
 ax.set_aspect("equal")
 ax.axis("off")
-print(svg(fig))
+plt.show()
