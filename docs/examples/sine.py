@@ -1,9 +1,9 @@
 """Predict the next value of a sine wave with an RNN, a GRU and an LSTM.
 
-Each model reads a wave one value at a time and, at every step, predicts the next value
-through a linear readout. All three are trained the same way (Adam, full BPTT) on the
-same seeded batches; the script prints the loss curves' start and end and keeps them in
-``curves`` for plotting.
+Each model reads a wave one value at a time and, at every step, predicts the
+next value through a linear readout. All three are trained the same way (Adam,
+full BPTT) on the same seeded batches; the script prints the loss curves' start
+and end and keeps them in ``curves`` for plotting.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 import rnn
 
 
 class Regressor:
-    """A recurrent layer followed by a linear readout at every step: y_t = h_t W^T + b."""
+    """A recurrent layer and a linear readout: y_t = h_t W^T + b, every step."""
 
     def __init__(self, layer: Any, out_size: int, seed: int) -> None:
         self.layer = layer
@@ -86,19 +85,21 @@ for name, layer_class in [
     losses = []
     for wave in batches:
         prediction, _ = model(wave[:-1])
-        # Score from step WARMUP on: a wave's first values do not determine its frequency.
+        # Score from step WARMUP on: the first values do not fix the frequency.
         loss, grad_tail = rnn.mse_loss(prediction[WARMUP:], wave[WARMUP + 1 :])
         grad = np.zeros_like(prediction)
         grad[WARMUP:] = grad_tail
         optimizer.step(model.backward(grad))
         losses.append(loss)
     curves[name], models[name] = losses, model
-    test_loss = rnn.mse_loss(
-        model(test_wave[:-1])[0][WARMUP:], test_wave[WARMUP + 1 :]
-    )[0]
+    test_prediction, _ = model(test_wave[:-1])
+    test_loss, _ = rnn.mse_loss(
+        test_prediction[WARMUP:], test_wave[WARMUP + 1 :]
+    )
     final = np.mean(losses[-10:])
     print(
-        f"{name:4}  first loss {losses[0]:.1e}  last 10 {final:.1e}  test {test_loss:.1e}"
+        f"{name:4}  first loss {losses[0]:.1e}  last 10 {final:.1e}  "
+        f"test {test_loss:.1e}"
     )
     assert final < losses[0] / 100, (
         "expected the loss to drop by two orders of magnitude"
