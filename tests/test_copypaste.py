@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from docs_site import DOCS, ROOT, page_html_path, pages, rnn_docs, site_dir
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+, as the docs build
 
 PYTHON_LANGUAGES = {"python", "py", "pycon"}
 # Import names whose distribution has another name.
@@ -120,9 +121,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Venv:
     (site_packages / "shared-third-party.pth").write_text(
         "".join(f"{path}\n" for path in sorted(third_party))
     )
+    pip = [sys.executable, "-m", "pip", "--python", str(python)]
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps"]
-        + ["--no-index", "--quiet", str(wheel)],
+        [*pip, "install", "--no-deps", "--no-index", "--quiet", str(wheel)],
         check=True,
         capture_output=True,
         timeout=300,
