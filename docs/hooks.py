@@ -320,7 +320,23 @@ def latex_to_mathml(latex: str, display: str = "inline") -> str:
     bad = _UNCONVERTED.search(mathml)
     if bad:
         raise MathError(f"latex2mathml left {bad.group(1)!r} unconverted")
-    return mathml
+    return _unscript_primes(mathml)
+
+
+# latex2mathml writes h' as <msup><mi>h</mi><mi>&#x02032;</mi></msup>. A math font's prime
+# (U+2032) is already drawn raised and small, so as a superscript it shrinks and floats away
+# from the letter: put it next to the base instead (h, prime), and c'_t as (c, prime)_t.
+_PRIME = r"<mi>(?P<prime>&#x0203[234];)</mi>"
+_TOKEN = r"<m[ion]>[^<]*</m[ion]>"
+_SUP_PRIME = re.compile(rf"<msup>(?P<base>{_TOKEN}){_PRIME}</msup>")
+_SUBSUP_PRIME = re.compile(
+    rf"<msubsup>(?P<base>{_TOKEN})(?P<sub>(?:(?!<msubsup>).)*?){_PRIME}</msubsup>"
+)
+
+
+def _unscript_primes(mathml: str) -> str:
+    mathml = _SUP_PRIME.sub(r"<mrow>\g<base><mi>\g<prime></mi></mrow>", mathml)
+    return _SUBSUP_PRIME.sub(r"<msub><mrow>\g<base><mi>\g<prime></mi></mrow>\g<sub></msub>", mathml)
 
 
 def _replace_math(content: str, page_name: str) -> str:
