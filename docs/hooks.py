@@ -226,8 +226,58 @@ def on_pre_page(page: Any, **kwargs: Any) -> Any:
     return page
 
 
-def on_page_markdown(markdown: str, page: Any, files: Any, **kwargs: Any) -> str:
-    return _start_page_run(markdown, page, files)
+# What the extras of pyproject.toml are for, for the table on the Install page.
+EXTRA_USES = {
+    "torch": "comparing with PyTorch, converting its models",
+    "onnx": "exporting to ONNX and checking with ONNX Runtime",
+    "keras": "converting Keras models",
+    "dask": "dask arrays and distributed runs",
+    "progress": "a progress bar while training",
+    "plot": "the figures on this site",
+}
+_PLACEHOLDER = re.compile(r"\{\{ (\w+) \}\}")
+
+
+def project_values(config: Any) -> dict[str, str]:
+    """What pages may write as ``{{ name }}``: facts from pyproject.toml and mkdocs.yml."""
+    project = project_metadata()
+    name, version = project["name"], project["version"]
+    wheel = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    repo = config.get("repo_url")
+    if repo:
+        folder = repo.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        clone = f"```bash\ngit clone {repo}\ncd {folder}\npython -m pip install .\n```"
+    else:
+        clone = "In the folder of the clone:\n\n```bash\npython -m pip install .\n```"
+    extras = project.get("optional-dependencies", {})
+    rows = [
+        f"| `{extra}` | {', '.join(f'`{r}`' for r in extras[extra])} | {use} |"
+        for extra, use in EXTRA_USES.items()
+        if extra in extras
+    ]
+    return {
+        "dist_name": name,
+        "version": version,
+        "wheel_name": wheel,
+        "clone_commands": clone,
+        "extras_table": "\n".join(rows),
+    }
+
+
+def _fill_placeholders(markdown: str, page: Any, config: Any) -> str:
+    values = project_values(config)
+
+    def fill(match: re.Match[str]) -> str:
+        if match[1] not in values:
+            log.warning(f"{page.file.src_uri}: unknown placeholder {match[0]}")
+            return match[0]
+        return values[match[1]]
+
+    return _PLACEHOLDER.sub(fill, markdown)
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any, **kwargs: Any) -> str:
+    return _start_page_run(_fill_placeholders(markdown, page, config), page, files)
 
 
 def script_name(page: Any) -> str:

@@ -153,7 +153,8 @@ def _content(page_html: str) -> str:
 
 
 _HREF = re.compile(r'<a\s[^>]*href="(?P<href>[^"]+)"')
-_PIP_INSTALL = re.compile(r"pip install (?P<args>[^\n<]+)")
+_PIP_INSTALL = re.compile(r"pip install (?P<args>[^\n]+)")
+_CODE = re.compile(r"<code>(?P<code>.*?)</code>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -183,17 +184,18 @@ def _requirement_name(word: str) -> str:
     return re.split(r"[\[<>=!~;@ ]", word.strip("\"'"), maxsplit=1)[0].lower()
 
 
-def _installed_names(text_before: str) -> set[str]:
-    """Distributions named by `pip install ...` in the page text so far."""
+def _installed_names(html_before: str) -> set[str]:
+    """Distributions named by ``pip install ...`` in code (inline or blocks) so far."""
     extras = _extras_of_project()
     names: set[str] = set()
-    plain = html_lib.unescape(_TAG.sub("", text_before))
-    for match in _PIP_INSTALL.finditer(plain):
-        for word in match["args"].split():
-            if word.startswith("-"):
-                continue
-            for requirement in extras.get(word.strip("\"'"), [word]):
-                names.add(_requirement_name(requirement).replace("_", "-"))
+    for code in _CODE.finditer(html_before):
+        text = html_lib.unescape(_TAG.sub("", code["code"]))
+        for match in _PIP_INSTALL.finditer(text):
+            for word in match["args"].split():
+                if word.startswith("-"):
+                    continue
+                for requirement in extras.get(word.strip("\"'"), [word]):
+                    names.add(_requirement_name(requirement).replace("_", "-"))
     return names
 
 
