@@ -152,6 +152,9 @@ def on_files(files: Any, config: Any, **kwargs: Any) -> Any:
         files.append(File.generated(config, uri, abs_src_path=str(ROOT / source)))
     if MATH_FONT.is_file():
         files.append(File.generated(config, MATH_FONT_URI, abs_src_path=str(MATH_FONT)))
+        licence = MATH_FONT.with_name("LICENSE")  # the OFL travels with the font
+        uri = posixpath.join(posixpath.dirname(MATH_FONT_URI), "LICENSE-stix-two-math.txt")
+        files.append(File.generated(config, uri, abs_src_path=str(licence)))
     else:
         log.info(f"{MATH_FONT} missing (make fonts): equations use the browser's math font")
     return files
