@@ -6,6 +6,7 @@ Checks, each a count that must be zero:
 - console errors, failed requests, requests leaving 127.0.0.1, HTTP errors;
 - pages wider than the window (at either width);
 - code blocks that scroll sideways at 1280 px (on a phone, code scrolls inside its block);
+- copy buttons that would copy ``>>>`` or ``...`` prompts;
 - tables wider than their box at 1280 px, and at 390 px tables not inside a box of their
   own that scrolls;
 - figures hidden until the reader clicks (in an inactive tab or a closed ``details``), and
@@ -55,7 +56,7 @@ MATH_FONT = "STIX Two Math"
 pytestmark = pytest.mark.browser
 
 # Measured as the reader first sees the page (nothing clicked).
-MEASURE_JS = """
+MEASURE_JS = r"""
 async () => {
   await document.fonts.ready;
   const content = document.querySelector(".md-content");
@@ -97,6 +98,11 @@ async () => {
       display: getComputedStyle(el).display,
       hidden: !visible(el),
     })),
+    // What Material's copy button copies: the closest [data-copy], else the code's text.
+    promptCopies: [...content.querySelectorAll("pre > code")]
+      .map((el) => el.closest("[data-copy]")?.getAttribute("data-copy") ?? el.innerText)
+      .filter((text) => /^(>>>|\.\.\.)( |$)/m.test(text))
+      .map((text) => text.slice(0, 50)),
     mathFont: [...document.fonts].some(
       (f) => f.family.replaceAll('"', "") === "%s" && f.status === "loaded"),
   };
@@ -192,7 +198,7 @@ class _Watch:
         self.problems: list[str] = []
         self.current = ""
         self.allowed_404: str | None = None
-        page.on("console", lambda m: m.type == "error" and self.add(f"console: {m.text}"))
+        page.on("console", self.on_console)
         page.on("pageerror", lambda e: self.add(f"page error: {e}"))
         page.on("requestfailed", lambda r: self.add(f"failed: {r.url} ({r.failure})"))
         page.on("request", self.on_request)
@@ -200,6 +206,11 @@ class _Watch:
 
     def add(self, text: str) -> None:
         self.problems.append(f"{self.current}: {text}")
+
+    def on_console(self, message: Any) -> None:
+        # The browser logs a 404 answer as an error, also the expected one.
+        if message.type == "error" and message.location.get("url") != self.allowed_404:
+            self.add(f"console: {message.text}")
 
     def on_request(self, request: Any) -> None:
         url = urlsplit(request.url)
@@ -225,6 +236,7 @@ def _check_page(name: str, width: str, measured: dict[str, Any]) -> list[str]:
             for t in measured["tableOverflow"]
             if not t["boxed"]
         ]
+    problems += [f"{where}: copy button copies prompts: {c!r}" for c in measured["promptCopies"]]
     problems += [f"{where}: figure hidden until clicked: {f}" for f in measured["hiddenFigures"]]
     problems += [f"{where}: figure without text alternative: {f}" for f in measured["noAlt"]]
     for math in measured["maths"]:
