@@ -50,8 +50,6 @@ log = logging.getLogger("mkdocs.hooks.rnn_docs")
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SUPPORT = str(DOCS / "_support")
-# Transitional: pages still importing docs/examples helpers without linking them.
-EXAMPLES = str(DOCS / "examples")
 
 # numpy's own defaults (numpy.core.arrayprint), restored before every page.
 NUMPY_PRINT_DEFAULTS: dict[str, Any] = {
@@ -87,9 +85,8 @@ def pin_global_state() -> None:
     Also puts ``docs/_support`` on ``sys.path`` (for ``rnn_docs``); mkdocs restores
     ``sys.path`` after loading this module, hence here.
     """
-    for path in (SUPPORT, EXAMPLES):
-        if path not in sys.path:
-            sys.path.append(path)
+    if SUPPORT not in sys.path:
+        sys.path.append(SUPPORT)
     import numpy as np
 
     np.set_printoptions(**NUMPY_PRINT_DEFAULTS)
