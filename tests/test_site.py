@@ -304,3 +304,13 @@ def test_404_page_under_the_sub_path(browser: Any, base_url: str) -> None:
     assert styled in {"sticky", "fixed"}, "the 404 page's stylesheet did not load"
     assert links, "the 404 page has no navigation"
     assert not watch.problems, "\n".join(watch.problems)
+
+
+def test_sitemap_lists_every_page_under_site_url(site: Path) -> None:
+    sitemap = (site / "sitemap.xml").read_text(encoding="utf-8")
+    urls = re.findall(r"<loc>([^<]+)</loc>", sitemap)
+    prefix = urls[0] if urls else ""
+    assert prefix.startswith(("http://", "https://")) and prefix.endswith("/"), urls[:1]
+    pages = {p.parent.relative_to(site).as_posix() for p in site.rglob("index.html")}
+    listed = {url.removeprefix(prefix).rstrip("/") or "." for url in urls}
+    assert listed == pages
