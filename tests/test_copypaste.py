@@ -14,7 +14,9 @@ The environment: ``python -m venv`` plus a ``.pth`` file listing this interprete
 site-packages directories, so numpy, matplotlib, torch... come from the test venv without
 a download. Lines of a ``.pth`` file are added to ``sys.path`` as plain directories: the
 ``.pth`` files inside them, among them the editable install of ``rnn``, are not run, so
-``import rnn`` finds the wheel (asserted).
+``import rnn`` finds the wheel (asserted). With ``RNN_COPYPASTE_INSTALL=pip`` the venv is
+fully separate instead: pip installs the wheel, its dependencies and every package the
+pages name in a ``pip install`` (from pip's cache or the index; slower).
 """
 
 from __future__ import annotations
@@ -117,17 +119,23 @@ def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Venv:
     site_packages = Path(
         sysconfig.get_path("purelib", vars={"base": str(root), "platbase": str(root)})
     )
-    third_party = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
-    (site_packages / "shared-third-party.pth").write_text(
-        "".join(f"{path}\n" for path in sorted(third_party))
-    )
-    pip = [sys.executable, "-m", "pip", "--python", str(python)]
-    subprocess.run(
-        [*pip, "install", "--no-deps", "--no-index", "--quiet", str(wheel)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
+    if os.environ.get("RNN_COPYPASTE_INSTALL") == "pip":
+        # Fully separate: the wheel with its dependencies and every package the pages
+        # tell readers to install, by pip (from its cache or the index).
+        stated = sorted(set().union(*(_installed_names(_page_content(p)) for p in pages())))
+        # Not these: the package itself, the build tool, and `rnn`, which Install names as
+        # the unrelated project readers must not install.
+        skip = {next(iter(_extras_of_project()), "[").split("[")[0], "build", "rnn"}
+        install = [*pip, str(wheel), *(name for name in stated if name not in skip)]
+        timeout = 1800
+    else:
+        third_party = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+        (site_packages / "shared-third-party.pth").write_text(
+            "".join(f"{path}\n" for path in sorted(third_party))
+        )
+        install, timeout = [*pip, "--no-deps", "--no-index", str(wheel)], 300
+    subprocess.run(install, check=True, capture_output=True, timeout=timeout)
     where = subprocess.run(
         [str(python), "-c", "import rnn, numpy; print(rnn.__file__)"],
         cwd=tmp,
@@ -144,6 +152,10 @@ def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Venv:
 # Reading a built page
 
 
+def _page_content(page: Path) -> str:
+    return _content((site_dir() / page_html_path(page)).read_text(encoding="utf-8"))
+
+
 def _content(page_html: str) -> str:
     """The page's article: what a reader reads (no navigation, header or footer)."""
     start = page_html.find('<article class="md-content__inner')
@@ -156,6 +168,7 @@ _HREF = re.compile(r'<a\s[^>]*href="(?P<href>[^"]+)"')
 _PIP_INSTALL = re.compile(r"pip install (?P<args>[^\n]+)")
 _CODE = re.compile(r"<code>(?P<code>.*?)</code>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
+_DISTRIBUTION = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
 
 
 def _downloads(content: str, page_path: str, site: Path, script: str | None) -> dict[str, Path]:
@@ -195,7 +208,9 @@ def _installed_names(html_before: str) -> set[str]:
                 if word.startswith("-"):
                     continue
                 for requirement in extras.get(word.strip("\"'"), [word]):
-                    names.add(_requirement_name(requirement).replace("_", "-"))
+                    name = _requirement_name(requirement).replace("_", "-")
+                    if _DISTRIBUTION.fullmatch(name) and not name.endswith(".whl"):
+                        names.add(name)
     return names
 
 
@@ -255,7 +270,7 @@ def test_page_runs_as_pasted(
 ) -> None:
     site = site_dir()
     page_path = page_html_path(page)
-    content = _content((site / page_path).read_text(encoding="utf-8"))
+    content = _page_content(page)
     all_blocks = rnn_docs().code_blocks(content)
     blocks = [b for b in all_blocks if b.language in PYTHON_LANGUAGES]
     if not blocks:
