@@ -238,6 +238,7 @@ EXTRA_USES = {
     "progress": "a progress bar while training",
     "plot": "the figures on this site",
 }
+DEVELOPMENT_EXTRAS = {"test", "docs", "bench"}  # for working on rnn, not for using it
 _PLACEHOLDER = re.compile(r"\{\{ (\w+) \}\}")
 
 
@@ -252,12 +253,14 @@ def project_values(config: Any) -> dict[str, str]:
         clone = f"```bash\ngit clone {repo}\ncd {folder}\npython -m pip install .\n```"
     else:
         clone = "In the folder of the clone:\n\n```bash\npython -m pip install .\n```"
-    extras = project.get("optional-dependencies", {})
-    rows = [
-        f"| `{extra}` | {', '.join(f'`{r}`' for r in extras[extra])} | {use} |"
-        for extra, use in EXTRA_USES.items()
-        if extra in extras
-    ]
+    rows = []
+    for extra, requirements in project.get("optional-dependencies", {}).items():
+        if extra in DEVELOPMENT_EXTRAS:
+            continue
+        if extra not in EXTRA_USES:
+            log.warning(f"pyproject.toml: say what extra {extra!r} is for in EXTRA_USES")
+        packages = ", ".join(f"`{r}`" for r in requirements)
+        rows.append(f"| `{extra}` | {packages} | {EXTRA_USES.get(extra, '')} |")
     return {
         "dist_name": name,
         "version": version,
