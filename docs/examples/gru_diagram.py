@@ -1,6 +1,7 @@
 """The GRU cell, PyTorch's variant: the reset gate acts after the matmul."""
 
 import matplotlib.pyplot as plt
+
 from figures import LINEAR, box, inlet, node, wire
 
 fig, ax = plt.subplots(figsize=(9, 4.6))

@@ -1,6 +1,7 @@
 """The LSTM cell: gates i, f, g, o as in PyTorch; the projection is optional."""
 
 import matplotlib.pyplot as plt
+
 from figures import box, inlet, node, wire
 
 fig, ax = plt.subplots(figsize=(9, 4.6))
