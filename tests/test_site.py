@@ -200,7 +200,7 @@ class _Watch:
         self.allowed_404: str | None = None
         page.on("console", self.on_console)
         page.on("pageerror", lambda e: self.add(f"page error: {e}"))
-        page.on("requestfailed", lambda r: self.add(f"failed: {r.url} ({r.failure})"))
+        page.on("requestfailed", self.on_failed)
         page.on("request", self.on_request)
         page.on("response", self.on_response)
 
@@ -211,6 +211,12 @@ class _Watch:
         # The browser logs a 404 answer as an error, also the expected one.
         if message.type == "error" and message.location.get("url") != self.allowed_404:
             self.add(f"console: {message.text}")
+
+    def on_failed(self, request: Any) -> None:
+        # ERR_ABORTED: the next navigation cancelled a late request (favicon, search
+        # worker); a missing file shows up as an HTTP error instead.
+        if "ERR_ABORTED" not in (request.failure or ""):
+            self.add(f"failed: {request.url} ({request.failure})")
 
     def on_request(self, request: Any) -> None:
         url = urlsplit(request.url)
