@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import html as html_lib
+import importlib.metadata
 import json
 import os
 import posixpath
@@ -127,7 +128,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Venv:
         # Not these: the package itself, the build tool, and `rnn`, which Install names as
         # the unrelated project readers must not install.
         skip = {next(iter(_extras_of_project()), "[").split("[")[0], "build", "rnn"}
-        install = [*pip, str(wheel), *(name for name in stated if name not in skip)]
+        install = [*pip, str(wheel), *(_same_version(n) for n in stated if n not in skip)]
         timeout = 1800
     else:
         third_party = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
@@ -150,6 +151,15 @@ def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Venv:
 
 # ---------------------------------------------------------------------------------------
 # Reading a built page
+
+
+def _same_version(name: str) -> str:
+    """``name`` pinned to the version installed here (so pip takes it from its cache or
+    the local wheels, e.g. torch's CPU build rather than the index's CUDA one)."""
+    try:
+        return f"{name}=={importlib.metadata.version(name)}"
+    except importlib.metadata.PackageNotFoundError:
+        return name
 
 
 def _page_content(page: Path) -> str:
