@@ -40,16 +40,17 @@ def figure(fig: Any, alt: str, *, caption: str | None = None) -> str:
         raise ValueError("figure() needs alt: one sentence saying what the figure shows")
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
-    width, height = (round(v * 72) for v in fig.get_size_inches())
     plt.close(fig)
     svg = buffer.getvalue()
     size = re.search(r'<svg[^>]*\swidth="([\d.]+)pt"[^>]*\sheight="([\d.]+)pt"', svg)
-    if size:  # the tight bounding box, in CSS pixels (1pt = 4/3 px)
-        width, height = (round(float(v) * 4 / 3) for v in size.groups())
+    assert size, "matplotlib's SVG states its size in pt"
+    # The tight bounding box in CSS pixels (1pt = 4/3 px): the page keeps its layout while
+    # the picture loads, and CSS scales it down to narrow screens.
+    width, height = (round(float(v) * 4 / 3) for v in size.groups())
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     img = (
         f'<img src="data:image/svg+xml;base64,{data}" alt="{html_lib.escape(alt.strip())}"'
-        f' width="{width}" height="{height}" loading="lazy">'
+        f' width="{width}" height="{height}">'
     )
     figcaption = f"<figcaption>{html_lib.escape(caption)}</figcaption>" if caption else ""
     return f'<figure class="rnn-figure">{img}{figcaption}</figure>'
