@@ -167,6 +167,7 @@ _EXEC_FENCE = re.compile(
     re.MULTILINE | re.IGNORECASE,
 )
 _RESULT_TEXT = re.compile(r"""\bresult=(["']?)text\1""")
+_RESULT_PYTHON = re.compile(r"""\bresult=(["']?)(python|py|pycon)\1""")
 _LINK = re.compile(r"\]\((?P<target><[^>]+>|[^)\s]+)(?:\s+[\"'][^)]*[\"'])?\)")
 
 
@@ -202,6 +203,11 @@ def _start_page_run(markdown: str, page: Any, files: Any) -> str:
     sys.path.insert(0, str(workdir))
 
     def rewrite(match: re.Match[str]) -> str:
+        if _RESULT_PYTHON.search(match["opts"]):
+            log.warning(
+                f'{page.file.src_uri}: result="python" shows output as copyable Python code;'
+                ' use result="text"'
+            )
         opts = _RESULT_TEXT.sub('result="output"', match["opts"])
         if "workdir=" not in opts:
             opts += f' workdir="{workdir}"'
