@@ -1,7 +1,6 @@
-"""Draw a padded batch (time x batch): valid and padded positions, both directions, h_n."""
+"""A padded batch, time x batch: valid and padded steps, both directions."""
 
 import matplotlib.pyplot as plt
-from figures import svg
 
 lengths = [5, 2, 4]
 L, N = max(lengths), len(lengths)
@@ -50,7 +49,14 @@ for b, length in enumerate(lengths):
         arrowprops={"arrowstyle": "-|>", "color": REVERSE, "lw": 1.6},
     )
     ax.plot(0.15, y + 0.18, "o", color=REVERSE, ms=6)
-    ax.text(-0.15, y + 0.5, f"b = {b}  (length {length})", ha="right", va="center", fontsize=10)
+    ax.text(
+        -0.15,
+        y + 0.5,
+        f"b = {b}  (length {length})",
+        ha="right",
+        va="center",
+        fontsize=10,
+    )
 
 for t in range(L):
     ax.text(t + 0.5, N + 0.12, f"t = {t}", ha="center", va="bottom", fontsize=9)
@@ -70,9 +76,15 @@ ax.plot(
     marker="o",
     label="reverse pass, t = length - 1 down to 0; its h_n is taken at ●",
 )
-ax.legend(loc="upper center", bbox_to_anchor=(0.42, -0.02), ncol=1, frameon=False, fontsize=9)
+ax.legend(
+    loc="upper center",
+    bbox_to_anchor=(0.42, -0.02),
+    ncol=1,
+    frameon=False,
+    fontsize=9,
+)
 ax.set_xlim(-2.6, L + 0.1)
 ax.set_ylim(-0.1, N + 0.5)
 ax.set_aspect("equal")
 ax.axis("off")
-print(svg(fig))
+plt.show()

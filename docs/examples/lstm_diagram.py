@@ -1,7 +1,8 @@
-"""Draw the LSTM cell (PyTorch's gate order i, f, g, o; the projection is optional)."""
+"""The LSTM cell: gates i, f, g, o as in PyTorch; the projection is optional."""
 
 import matplotlib.pyplot as plt
-from figures import box, inlet, node, svg, wire
+
+from figures import box, inlet, node, wire
 
 fig, ax = plt.subplots(figsize=(9, 4.6))
 top, mid, low = 5.8, 4.0, 2.0
@@ -36,7 +37,7 @@ wire(ax, (6.0, mid + 0.25), (6.0, top - 0.25))
 gate(6.0, low, "tanh", "g", label_side="right")
 wire(ax, (6.0, low + 0.35), (6.0, mid - 0.25))
 
-# Output gate o and the emitted state h = o ⊙ tanh(c), projected if proj_size > 0
+# Output gate o and the emitted h = o ⊙ tanh(c), projected if proj_size > 0
 gate(8.2, low, "$\\sigma$", "o")
 box(ax, 9.6, mid, "tanh")
 wire(ax, (9.6, top), (9.6, mid + 0.35))
@@ -45,7 +46,15 @@ node(ax, 9.6, low, "⊙")
 wire(ax, (9.6, mid - 0.35), (9.6, low + 0.25))
 wire(ax, (9.85, low), (10.4, low))
 box(ax, 11.0, low, "$W_{hr}^{\\top}$", "#eeeeee", w=1.2, ls="--")
-ax.text(11.0, low - 0.5, "if proj_size > 0", ha="center", va="top", fontsize=9, color="#555")
+ax.text(
+    11.0,
+    low - 0.5,
+    "if proj_size > 0",
+    ha="center",
+    va="top",
+    fontsize=9,
+    color="#555",
+)
 wire(ax, (11.6, low), (12.2, low))
 ax.text(12.3, low, "$h_t$", ha="left", va="center", fontsize=13)
 
@@ -53,4 +62,4 @@ ax.set_xlim(-1.2, 13.0)
 ax.set_ylim(0.3, 6.3)
 ax.set_aspect("equal")
 ax.axis("off")
-print(svg(fig))
+plt.show()
