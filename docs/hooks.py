@@ -242,7 +242,9 @@ EXTRA_USES = {
     "keras": "converting Keras models",
     "dask": "dask arrays and distributed runs",
     "progress": "a progress bar while training",
+    "threads": "setting numpy's BLAS threads with rnn.set_num_threads",
     "plot": "the figures on this site",
+    "all": "every extra above at once",
 }
 DEVELOPMENT_EXTRAS = {"test", "docs", "bench"}  # for working on rnn, not for using it
 _PLACEHOLDER = re.compile(r"\{\{ (\w+) \}\}")

@@ -103,7 +103,7 @@ def dask_forward(
     exactly when there is one chunk; with several, each chunk's matrix products run
     over fewer rows, which BLAS may round differently in the last bits.
 
-    Needs ``pip install "rnn[dask]"`` (``dask[array]`` and ``distributed``).
+    Needs ``pip install "numpy-rnn[dask]"`` (``dask[array]`` and ``distributed``).
 
     Parameters
     ----------
@@ -152,7 +152,7 @@ def dask_forward(
         da = importlib.import_module("dask.array")
         delayed = importlib.import_module("dask").delayed
     except ImportError as error:
-        raise ImportError('rnn.dask_forward needs dask: pip install "rnn[dask]"') from error
+        raise ImportError('rnn.dask_forward needs dask: pip install "numpy-rnn[dask]"') from error
     if not isinstance(model, RecurrentLayer):
         raise TypeError(
             f"model must be an rnn.RNN, rnn.GRU or rnn.LSTM; got {type(model).__name__}"

@@ -63,7 +63,7 @@ def set_num_threads(n: int) -> None:
     It sets two things. First, the size of `rnn`'s own pool of worker threads, which runs
     independent parts of a forward pass at once (such as the two directions of a
     bidirectional layer). Second, when `threadpoolctl <https://github.com/joblib/threadpoolctl>`_
-    is installed (``pip install "rnn[threads]"``), the number of threads of every BLAS
+    is installed (``pip install "numpy-rnn[threads]"``), the number of threads of every BLAS
     library loaded in the process (numpy's OpenBLAS, and also MKL if PyTorch is loaded),
     which run each matrix product. Without threadpoolctl only `rnn`'s own worker threads
     change and the BLAS keeps its own setting (for OpenBLAS, the ``OPENBLAS_NUM_THREADS``

@@ -71,7 +71,7 @@ def from_keras(layer: Any) -> Module:
     Raises
     ------
     ImportError
-        If keras is not installed (``pip install "rnn[keras]"``).
+        If keras is not installed (``pip install "numpy-rnn[keras]"``).
     TypeError
         If `layer` is none of the above.
     ValueError
@@ -286,7 +286,7 @@ def to_keras(model: Module) -> Any:
     Raises
     ------
     ImportError
-        If keras is not installed (``pip install "rnn[keras]"``).
+        If keras is not installed (``pip install "numpy-rnn[keras]"``).
     TypeError
         If `model` is not an `rnn.RNN`, `GRU` or `LSTM`.
     ValueError

@@ -46,7 +46,7 @@ def require(module: str, function: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as error:
         raise ImportError(
-            f'rnn.{function} needs {module.split(".")[0]}: pip install "rnn[{extra}]"'
+            f'rnn.{function} needs {module.split(".")[0]}: pip install "numpy-rnn[{extra}]"'
         ) from error
 
 

@@ -110,7 +110,7 @@ def to_onnx(
     Raises
     ------
     ImportError
-        If onnx is not installed (``pip install "rnn[onnx]"``).
+        If onnx is not installed (``pip install "numpy-rnn[onnx]"``).
     TypeError
         If `model` is not an `rnn.RNN`, `GRU` or `LSTM`.
 
@@ -562,7 +562,7 @@ def from_onnx(model_or_path: Any, weights: Mapping[str, Any] | None = None) -> M
     Raises
     ------
     ImportError
-        If onnx is not installed (``pip install "rnn[onnx]"``).
+        If onnx is not installed (``pip install "numpy-rnn[onnx]"``).
     ValueError
         If the graph holds no or several recurrent nodes (and was not written by
         `to_onnx`), an unknown attribute or activation, a weight that is neither

@@ -43,7 +43,7 @@ def from_torch(module: Any) -> Module:
     Raises
     ------
     ImportError
-        If torch is not installed (``pip install "rnn[torch]"``).
+        If torch is not installed (``pip install "numpy-rnn[torch]"``).
     TypeError
         If `module` is not one of the six classes (subclasses are refused: their
         ``forward`` may compute something else), or its dtype is not float32/float64.
@@ -104,7 +104,7 @@ def to_torch(model: Module) -> Any:
     Raises
     ------
     ImportError
-        If torch is not installed (``pip install "rnn[torch]"``).
+        If torch is not installed (``pip install "numpy-rnn[torch]"``).
     TypeError
         If `model` is not one of the six classes.
     ValueError
