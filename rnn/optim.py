@@ -354,7 +354,8 @@ class Adam(Optimizer):
     >>> before = model.bias_hh_l0.copy()
     >>> output, h_n = model(np.ones((3, 1, 1)))
     >>> opt.step(model.backward(np.ones_like(output)))
-    >>> round(float(np.abs(model.bias_hh_l0 - before).max()), 6)  # a first step moves by lr
+    >>> # a first step moves each parameter by lr
+    >>> round(float(np.abs(model.bias_hh_l0 - before).max()), 6)
     0.01
     """
 

@@ -118,7 +118,7 @@ def to_onnx(
     --------
     >>> import numpy as np
     >>> import rnn
-    >>> model = rnn.GRU(3, 4, num_layers=2, batch_first=True, dtype=np.float64, seed=0)
+    >>> model = rnn.GRU(3, 4, num_layers=2, batch_first=True, seed=0)
     >>> graph = rnn.to_onnx(model, None, lengths=True)
     >>> [node.op_type for node in graph.graph.node if node.op_type == "GRU"]
     ['GRU', 'GRU']
@@ -573,11 +573,12 @@ def from_onnx(model_or_path: Any, weights: Mapping[str, Any] | None = None) -> M
     --------
     >>> import numpy as np
     >>> import rnn
-    >>> model = rnn.LSTM(3, 5, proj_size=2, bidirectional=True, dtype=np.float64, seed=0)
+    >>> model = rnn.LSTM(3, 5, proj_size=2, bidirectional=True, seed=0)
     >>> again = rnn.from_onnx(rnn.to_onnx(model, None))
     >>> again
-    LSTM(3, 5, bidirectional=True, proj_size=2, dtype='float64')
-    >>> all(np.array_equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+    LSTM(3, 5, bidirectional=True, proj_size=2)
+    >>> same = model.state_dict(), again.state_dict()
+    >>> all(np.array_equal(v, same[1][k]) for k, v in same[0].items())
     True
     """
     onnx = _onnx("from_onnx")
