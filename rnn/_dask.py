@@ -8,11 +8,11 @@ worker process can receive) and calls it as usual.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
 
+from rnn._optional import require
 from rnn._types import Array
 from rnn.layers import LSTM, RNN, RecurrentLayer
 
@@ -103,7 +103,7 @@ def dask_forward(
     exactly when there is one chunk; with several, each chunk's matrix products run
     over fewer rows, which BLAS may round differently in the last bits.
 
-    Needs ``pip install "numpy-rnn[dask]"`` (``dask[array]`` and ``distributed``).
+    Needs ``dask[array]`` and ``distributed`` (the extra ``dask``).
 
     Parameters
     ----------
@@ -148,11 +148,8 @@ def dask_forward(
     >>> np.allclose(output.compute(), model.eval()(x.compute())[0], atol=1e-6)
     True
     """
-    try:
-        da = importlib.import_module("dask.array")
-        delayed = importlib.import_module("dask").delayed
-    except ImportError as error:
-        raise ImportError('rnn.dask_forward needs dask: pip install "numpy-rnn[dask]"') from error
+    da = require("dask.array", "dask_forward", "dask")
+    delayed = require("dask", "dask_forward", "dask").delayed
     if not isinstance(model, RecurrentLayer):
         raise TypeError(
             f"model must be an rnn.RNN, rnn.GRU or rnn.LSTM; got {type(model).__name__}"

@@ -61,11 +61,11 @@ def set_num_threads(n: int) -> None:
     """Set the number of threads `rnn` uses, as ``torch.set_num_threads`` does.
 
     It sets two things. First, the size of `rnn`'s own pool of worker threads, which runs
-    independent parts of a forward pass at once (such as the two directions of a
-    bidirectional layer). Second, when `threadpoolctl <https://github.com/joblib/threadpoolctl>`_
-    is installed (``pip install "numpy-rnn[threads]"``), the number of threads of every BLAS
-    library loaded in the process (numpy's OpenBLAS, and also MKL if PyTorch is loaded),
-    which run each matrix product. Without threadpoolctl only `rnn`'s own worker threads
+    independent parts of a forward pass at once (the two directions of a bidirectional
+    layer; parts of a large batch in evaluation mode). Second, when threadpoolctl is
+    installed (``pip install threadpoolctl``, the extra ``threads``), the number of threads
+    of every BLAS library loaded in the process (numpy's OpenBLAS, and also MKL if PyTorch
+    is loaded), which run each matrix product. Without threadpoolctl only `rnn`'s own worker threads
     change and the BLAS keeps its own setting (for OpenBLAS, the ``OPENBLAS_NUM_THREADS``
     environment variable read at start-up).
 

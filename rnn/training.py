@@ -283,7 +283,7 @@ def progress(
 ) -> Progress[T]:
     """Wrap a training loop to show its progress: step, rate and the latest values.
 
-    In a terminal or a notebook, with tqdm installed (``pip install "numpy-rnn[progress]"``),
+    In a terminal or a notebook, with tqdm installed (``pip install tqdm``, the extra ``progress``),
     a ``tqdm.auto`` bar is drawn (a widget in Jupyter). Otherwise (without tqdm, or
     writing to a file or a pipe) a line is written after every `every` items and after
     the last one::

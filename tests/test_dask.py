@@ -211,6 +211,7 @@ def test_bad_arguments_are_refused() -> None:
 def test_without_dask_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "dask", None)
     with pytest.raises(
-        ImportError, match=r'rnn.dask_forward needs dask: pip install "numpy-rnn\[dask\]"'
+        ImportError,
+        match=r'rnn.dask_forward needs dask: pip install "dask\[array\]" distributed',
     ):
         rnn.dask_forward(model_of("gru"), np.zeros((L, N, H_IN)))

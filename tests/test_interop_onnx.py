@@ -386,7 +386,8 @@ def test_from_onnx_refusals() -> None:
 def test_missing_onnx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(
-        ImportError, match=r'rnn.to_onnx needs onnx: pip install "numpy-rnn\[onnx\]"'
+        ImportError,
+        match=r"rnn.to_onnx needs onnx: pip install onnx onnxruntime",
     ):
         rnn.to_onnx(rnn.GRU(2, 3), None)
     with pytest.raises(ImportError, match=r"rnn.from_onnx needs onnx"):

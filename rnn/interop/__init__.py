@@ -1,8 +1,8 @@
 """Converters between ``rnn`` models and PyTorch, ONNX and Keras.
 
 Each framework is imported only when its converter is called; without it, the converter
-raises ImportError naming the extra to install (``numpy-rnn[torch]``, ``numpy-rnn[onnx]``,
-``numpy-rnn[keras]``).
+raises ImportError naming the packages to install (the extras ``torch``, ``onnx`` and
+``keras``).
 """
 
 from rnn.interop._keras import from_keras, to_keras

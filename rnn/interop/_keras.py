@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rnn._module import Module
+from rnn._optional import require
 from rnn.interop import _gates, _models
 
 _KERAS_NAMES = {"RNN": "SimpleRNN", "GRU": "GRU", "LSTM": "LSTM"}
@@ -34,7 +35,7 @@ _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def _keras(function: str) -> Any:
-    return _models.require("keras", function, "keras")
+    return require("keras", function, "keras")
 
 
 def _weights(keras: Any, layer: Any) -> list[Any]:
@@ -71,7 +72,7 @@ def from_keras(layer: Any) -> Module:
     Raises
     ------
     ImportError
-        If keras is not installed (``pip install "numpy-rnn[keras]"``).
+        If keras is not installed (the extra ``keras``).
     TypeError
         If `layer` is none of the above.
     ValueError
@@ -286,7 +287,7 @@ def to_keras(model: Module) -> Any:
     Raises
     ------
     ImportError
-        If keras is not installed (``pip install "numpy-rnn[keras]"``).
+        If keras is not installed (the extra ``keras``).
     TypeError
         If `model` is not an `rnn.RNN`, `GRU` or `LSTM`.
     ValueError

@@ -7,9 +7,7 @@ constructor with them and loads the parameters.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
-from types import ModuleType
 from typing import Any
 
 from rnn import _activations
@@ -38,16 +36,6 @@ DEFAULT_ACTIVATIONS = {
     "GRU": ["Sigmoid", "Tanh"],
     "LSTM": ["Sigmoid", "Tanh", "Tanh"],
 }
-
-
-def require(module: str, function: str, extra: str) -> ModuleType:
-    """Import `module`, or fail with the ``pip install`` line of the extra that provides it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise ImportError(
-            f'rnn.{function} needs {module.split(".")[0]}: pip install "numpy-rnn[{extra}]"'
-        ) from error
 
 
 def kind(model: Any, function: str) -> tuple[str, bool]:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from rnn._module import Module
+from rnn._optional import require
 from rnn.interop import _gates, _models
 
 OPSET = 17
@@ -34,7 +35,7 @@ _ATTRIBUTES["LSTM"] = _COMMON | {"input_forget"}
 
 
 def _onnx(function: str) -> Any:
-    return _models.require("onnx", function, "onnx")
+    return require("onnx", function, "onnx")
 
 
 class _Graph:
@@ -110,7 +111,7 @@ def to_onnx(
     Raises
     ------
     ImportError
-        If onnx is not installed (``pip install "numpy-rnn[onnx]"``).
+        If onnx is not installed (the extra ``onnx``).
     TypeError
         If `model` is not an `rnn.RNN`, `GRU` or `LSTM`.
 
@@ -562,7 +563,7 @@ def from_onnx(model_or_path: Any, weights: Mapping[str, Any] | None = None) -> M
     Raises
     ------
     ImportError
-        If onnx is not installed (``pip install "numpy-rnn[onnx]"``).
+        If onnx is not installed (the extra ``onnx``).
     ValueError
         If the graph holds no or several recurrent nodes (and was not written by
         `to_onnx`), an unknown attribute or activation, a weight that is neither

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rnn._module import Module
+from rnn._optional import require
 from rnn.interop import _models
 
 _TORCH_NAMES = {
@@ -22,7 +23,7 @@ _DTYPES = ("float32", "float64")
 
 
 def _torch(function: str) -> Any:
-    return _models.require("torch", function, "torch")
+    return require("torch", function, "torch")
 
 
 def from_torch(module: Any) -> Module:
@@ -43,7 +44,7 @@ def from_torch(module: Any) -> Module:
     Raises
     ------
     ImportError
-        If torch is not installed (``pip install "numpy-rnn[torch]"``).
+        If torch is not installed (the extra ``torch``).
     TypeError
         If `module` is not one of the six classes (subclasses are refused: their
         ``forward`` may compute something else), or its dtype is not float32/float64.
@@ -104,7 +105,7 @@ def to_torch(model: Module) -> Any:
     Raises
     ------
     ImportError
-        If torch is not installed (``pip install "numpy-rnn[torch]"``).
+        If torch is not installed (the extra ``torch``).
     TypeError
         If `model` is not one of the six classes.
     ValueError
