@@ -1,8 +1,9 @@
-"""Show a matplotlib figure on a Learn page: an SVG ``<img>`` with a text alternative.
+"""Show a figure on a Learn page: an SVG ``<img>`` with a text alternative.
 
-Stand-in for the site's ``rnn_docs.figure`` helper (same call, ``figure(fig, alt=...)``),
-used in hidden lines of the pages under ``docs/learn/``. The picture keeps a white
-background and a thin border, so its black lines read in the dark theme too.
+Stand-in for the site's ``rnn_docs.figure`` helper (the same call,
+``figure(fig, alt=...)``), used in hidden lines of the pages in ``docs/learn/``.
+The picture keeps a white background and a thin border, so that its black
+lines read in the dark theme too.
 """
 
 import base64
@@ -18,7 +19,7 @@ STYLE = (
 
 
 def figure(fig, alt):
-    """``fig`` as an ``<img>`` element with alternative text ``alt``; closes the figure."""
+    """``fig`` as an ``<img>`` with alternative text ``alt``; closes ``fig``."""
     if not alt.strip():
         raise ValueError("alt must describe the figure; got an empty string")
     fig.patch.set_facecolor("white")

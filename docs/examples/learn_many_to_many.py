@@ -1,4 +1,4 @@
-"""Many-to-many: tag every step of a symbol stream with "same as two steps ago?"."""
+"""Many-to-many: tag each step of a symbol stream "same as two steps ago?"."""
 
 import numpy as np
 
@@ -8,7 +8,7 @@ T, SYMBOLS, BACK = 20, 4, 2
 
 
 def two_back(rng, n):
-    """One-hot inputs (T, n, SYMBOLS) float32 and tags (T, n): 1 if x_t == x_{t-2}."""
+    """One-hot inputs (T, n, SYMBOLS) and tags (T, n): 1 if x_t == x_{t-2}."""
     symbols = rng.integers(0, SYMBOLS, (T, n))
     tags = np.zeros((T, n), dtype=np.int64)
     tags[BACK:] = symbols[BACK:] == symbols[:-BACK]
@@ -30,11 +30,13 @@ class StepTagger:
         }
 
     def state_dict(self):
-        return self.layer.state_dict() | {k: v.copy() for k, v in self.head.items()}
+        head = {k: v.copy() for k, v in self.head.items()}
+        return self.layer.state_dict() | head
 
     def load_state_dict(self, state):
         self.layer.load_state_dict(
-            {k: v for k, v in state.items() if k not in self.head})
+            {k: v for k, v in state.items() if k not in self.head}
+        )
         self.head = {k: np.array(state[k]) for k in self.head}
 
     def __call__(self, x):
@@ -51,7 +53,7 @@ class StepTagger:
 
 
 def train_tagger(model, updates, seed=0, batch=32, lr=0.01):
-    """Adam on fresh batches, every step scored; returns the loss of every update."""
+    """Adam on fresh batches, every step scored; returns the losses."""
     rng = np.random.default_rng(seed)
     optimizer = rnn.Adam(model, lr=lr)
     losses = []

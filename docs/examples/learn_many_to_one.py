@@ -1,4 +1,4 @@
-"""Many-to-one: tell a sine, a square and a triangle wave apart from 30 noisy samples."""
+"""Many-to-one: tell sine, square and triangle waves apart from 30 samples."""
 
 import numpy as np
 
@@ -8,13 +8,14 @@ T, CLASSES = 30, ("sine", "square", "triangle")
 
 
 def waves(rng, n):
-    """Inputs (T, n, 1) float32 and classes (n,): random frequency, phase, noise."""
+    """Inputs (T, n, 1) and classes (n,): random frequency, phase, noise."""
     label = rng.integers(0, 3, n)
     cycles = rng.uniform(1 / 20, 1 / 8, n) * np.arange(T)[:, None]  # (T, n)
     phase = (cycles + rng.uniform(0, 1, n)) % 1.0
-    shapes = np.stack([np.sin(2 * np.pi * phase),  # sine
-                       np.where(phase < 0.5, 1.0, -1.0),  # square
-                       4 * np.abs(phase - 0.5) - 1])  # triangle
+    sine = np.sin(2 * np.pi * phase)
+    square = np.where(phase < 0.5, 1.0, -1.0)
+    triangle = 4 * np.abs(phase - 0.5) - 1
+    shapes = np.stack([sine, square, triangle])  # (3, T, n)
     x = shapes[label, :, np.arange(n)].T + rng.normal(0, 0.2, (T, n))
     return x[:, :, None].astype(np.float32), label
 
@@ -33,11 +34,13 @@ class LastStepClassifier:
         }
 
     def state_dict(self):
-        return self.layer.state_dict() | {k: v.copy() for k, v in self.head.items()}
+        head = {k: v.copy() for k, v in self.head.items()}
+        return self.layer.state_dict() | head
 
     def load_state_dict(self, state):
         self.layer.load_state_dict(
-            {k: v for k, v in state.items() if k not in self.head})
+            {k: v for k, v in state.items() if k not in self.head}
+        )
         self.head = {k: np.array(state[k]) for k in self.head}
 
     def __call__(self, x):
@@ -49,8 +52,10 @@ class LastStepClassifier:
         grad_output = np.zeros_like(self.output)
         grad_output[-1] = grad_logits @ self.head["head.weight"]
         grads = self.layer.backward(grad_output)
-        return grads | {"head.weight": grad_logits.T @ self.output[-1],
-                        "head.bias": grad_logits.sum(axis=0)}
+        return grads | {
+            "head.weight": grad_logits.T @ self.output[-1],
+            "head.bias": grad_logits.sum(axis=0),
+        }
 
 
 def train_waves(model, updates, seed=0, batch=32, lr=0.01):
