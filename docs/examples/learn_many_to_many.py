@@ -4,13 +4,13 @@ import numpy as np
 
 import rnn
 
-T, SYMBOLS, BACK = 20, 4, 2
+STREAM_STEPS, SYMBOLS, BACK = 20, 4, 2
 
 
 def two_back(rng, n):
-    """One-hot inputs (T, n, SYMBOLS) and tags (T, n): 1 if x_t == x_{t-2}."""
-    symbols = rng.integers(0, SYMBOLS, (T, n))
-    tags = np.zeros((T, n), dtype=np.int64)
+    """One-hot inputs (L, n, SYMBOLS) and tags (L, n): 1 if x_t == x_{t-2}."""
+    symbols = rng.integers(0, SYMBOLS, (STREAM_STEPS, n))
+    tags = np.zeros((STREAM_STEPS, n), dtype=np.int64)
     tags[BACK:] = symbols[BACK:] == symbols[:-BACK]
     return np.eye(SYMBOLS, dtype=np.float32)[symbols], tags
 
@@ -40,11 +40,11 @@ class StepTagger:
         self.head = {k: np.array(state[k]) for k in self.head}
 
     def __call__(self, x):
-        self.output, _ = self.layer(x)  # (T, N, H)
+        self.output, _ = self.layer(x)  # (L, N, H)
         w, b = self.head["head.weight"], self.head["head.bias"]
-        return self.output @ w.T + b  # (T, N, classes)
+        return self.output @ w.T + b  # (L, N, classes)
 
-    def backward(self, grad_logits):  # (T, N, classes)
+    def backward(self, grad_logits):  # (L, N, classes)
         grads = self.layer.backward(grad_logits @ self.head["head.weight"])
         return grads | {
             "head.weight": np.einsum("tnc,tnh->ch", grad_logits, self.output),

@@ -4,19 +4,21 @@ import numpy as np
 
 import rnn
 
-T, CLASSES = 30, ("sine", "square", "triangle")
+WAVE_STEPS, CLASSES = 30, ("sine", "square", "triangle")
 
 
 def waves(rng, n):
-    """Inputs (T, n, 1) and classes (n,): random frequency, phase, noise."""
+    """Inputs (L, n, 1) and classes (n,): random frequency, phase, noise."""
     label = rng.integers(0, 3, n)
-    cycles = rng.uniform(1 / 20, 1 / 8, n) * np.arange(T)[:, None]  # (T, n)
+    cycles = (
+        rng.uniform(1 / 20, 1 / 8, n) * np.arange(WAVE_STEPS)[:, None]
+    )  # (L, n)
     phase = (cycles + rng.uniform(0, 1, n)) % 1.0
     sine = np.sin(2 * np.pi * phase)
     square = np.where(phase < 0.5, 1.0, -1.0)
     triangle = 4 * np.abs(phase - 0.5) - 1
-    shapes = np.stack([sine, square, triangle])  # (3, T, n)
-    x = shapes[label, :, np.arange(n)].T + rng.normal(0, 0.2, (T, n))
+    shapes = np.stack([sine, square, triangle])  # (3, L, n)
+    x = shapes[label, :, np.arange(n)].T + rng.normal(0, 0.2, (WAVE_STEPS, n))
     return x[:, :, None].astype(np.float32), label
 
 
@@ -44,7 +46,7 @@ class LastStepClassifier:
         self.head = {k: np.array(state[k]) for k in self.head}
 
     def __call__(self, x):
-        self.output, _ = self.layer(x)  # (T, N, H)
+        self.output, _ = self.layer(x)  # (L, N, H)
         w, b = self.head["head.weight"], self.head["head.bias"]
         return self.output[-1] @ w.T + b  # (N, classes)
 

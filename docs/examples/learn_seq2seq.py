@@ -4,13 +4,13 @@ import numpy as np
 
 import rnn
 
-T, DIGITS = 5, 8  # sequence length, vocabulary 0..7
+LENGTH, DIGITS = 5, 8  # sequence length, vocabulary 0..7
 START = DIGITS  # the decoder's first input, a token of its own
 
 
 def reversal(rng, n):
-    """Source digits (T, n) and their reverse, the target (T, n)."""
-    source = rng.integers(0, DIGITS, (T, n))
+    """Source digits (L, n) and their reverse, the target (L, n)."""
+    source = rng.integers(0, DIGITS, (LENGTH, n))
     return source, source[::-1].copy()
 
 
@@ -67,7 +67,7 @@ class Seq2Seq:
             [np.full((1, source.shape[1]), START), target[:-1]]
         )
         self.states, _ = self.decoder(one_hot(previous, DIGITS + 1), state)
-        return self.readout(self.states)  # (T, N, DIGITS)
+        return self.readout(self.states)  # (L, N, DIGITS)
 
     def backward(self, grad_logits):
         grad_dec = self.decoder.backward(grad_logits @ self.head["head.weight"])
@@ -94,11 +94,11 @@ class Seq2Seq:
         _, state = self.encoder(one_hot(source, DIGITS))
         token = np.full(source.shape[1], START)
         written = []
-        for _ in range(T):
+        for _ in range(LENGTH):
             step, state = self.decoder(one_hot(token, DIGITS + 1)[None], state)
             token = self.readout(step[0]).argmax(axis=1)
             written.append(token)
-        return np.stack(written)  # (T, N)
+        return np.stack(written)  # (L, N)
 
 
 def train_seq2seq(model, updates, seed=0, batch=32, lr=0.01):
