@@ -1,7 +1,8 @@
 """A character-level language model on Python's own help texts."""
 
-import numpy as np
 from pydoc_data.topics import topics
+
+import numpy as np
 
 import rnn
 
@@ -20,7 +21,7 @@ def decode(codes):
 
 
 def help_texts():
-    """The help topics that ship with Python, joined: (train, held-out) codes."""
+    """The help topics that ship with Python: (train, held-out) codes."""
     codes = encode("\n".join(topics[name] for name in sorted(topics)))
     cut = int(0.9 * len(codes))
     return codes[:cut], codes[cut:]

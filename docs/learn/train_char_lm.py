@@ -1,8 +1,9 @@
 """Train the character model of docs/learn/char-lm.md and store it as fixtures.
 
 Writes docs/data/char_lm_gru.npz (the GRU, with rnn.save) and
-docs/data/char_lm_head.npz (the readout and the loss of every update). The page
-loads both, then trains a little more at build time. Run from the repository root:
+docs/data/char_lm_head.npz (the readout and the loss of every update). The
+page loads both, then trains a little more at build time. Run from the
+repository root:
 
     python docs/learn/train_char_lm.py
 """
@@ -15,7 +16,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "docs" / "examples"))
 
-import rnn  # noqa: E402
 from learn_char_lm import (  # noqa: E402
     CharModel,
     bits_per_char,
@@ -23,6 +23,8 @@ from learn_char_lm import (  # noqa: E402
     sample,
     train_chars,
 )
+
+import rnn  # noqa: E402
 
 HIDDEN, UPDATES, SEED = 128, 3000, 0
 
