@@ -91,3 +91,17 @@ def test_figure_needs_alt_text_and_escapes_it() -> None:
     assert 'alt="a &quot;quoted&quot; &lt;line&gt;"' in html
     with pytest.raises(ValueError, match="alt must describe the figure"):
         figure(plt.subplots()[0], alt="  ")
+
+
+def test_char_lm_fixture_fits_the_page_model() -> None:
+    """The stored GRU and readout are what docs/learn/train_char_lm.py writes."""
+    data = ROOT / "docs" / "data"
+    layer = rnn.load(data / "char_lm_gru.npz")
+    assert isinstance(layer, rnn.GRU)
+    assert (layer.input_size, layer.hidden_size) == (len(learn_char_lm.VOCAB), 128)
+    with np.load(data / "char_lm_head.npz") as saved:
+        assert saved["head.weight"].shape == (len(learn_char_lm.VOCAB), 128)
+        assert saved["head.bias"].shape == (len(learn_char_lm.VOCAB),)
+        losses = saved["losses"]
+    assert losses.shape == (3000,)
+    assert losses[-100:].mean() < losses[:100].mean() / 2
