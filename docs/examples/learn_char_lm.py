@@ -100,7 +100,7 @@ def sample(model, prompt, length, rng, temperature=0.7):
     return prompt + decode(out)
 
 
-def bits_per_char(model, codes, rows=20):
+def bits_per_char(model, codes, rows=5):
     """Average -log2 p(next char) over codes, read as rows parallel streams."""
     steps = (len(codes) - 1) // rows
     chunk = codes[: rows * steps + 1]
