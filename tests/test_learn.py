@@ -77,22 +77,6 @@ def test_seq2seq_gradient_crosses_from_decoder_to_encoder(cell: type) -> None:
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-8)
 
 
-def test_figure_needs_alt_text_and_escapes_it() -> None:
-    pytest.importorskip("matplotlib")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from learn_figures import figure
-
-    fig, _ = plt.subplots()
-    html = figure(fig, alt='a "quoted" <line>')
-    assert html.startswith('<img src="data:image/svg+xml;base64,')
-    assert 'alt="a &quot;quoted&quot; &lt;line&gt;"' in html
-    with pytest.raises(ValueError, match="alt must describe the figure"):
-        figure(plt.subplots()[0], alt="  ")
-
-
 def test_char_lm_fixture_fits_the_page_model() -> None:
     """The stored GRU and readout are what docs/learn/train_char_lm.py writes."""
     data = ROOT / "docs" / "data"

@@ -3,7 +3,6 @@
 from pydoc_data.topics import topics
 
 import numpy as np
-
 import rnn
 
 # 96 symbols: newline and printable ASCII; anything else is read as "?".

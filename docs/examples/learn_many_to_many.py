@@ -1,7 +1,6 @@
 """Many-to-many: tag each step of a symbol stream "same as two steps ago?"."""
 
 import numpy as np
-
 import rnn
 
 STREAM_STEPS, SYMBOLS, BACK = 20, 4, 2

@@ -1,7 +1,6 @@
 """Many-to-one: tell sine, square and triangle waves apart from 30 samples."""
 
 import numpy as np
-
 import rnn
 
 WAVE_STEPS, CLASSES = 30, ("sine", "square", "triangle")

@@ -1,7 +1,6 @@
 """Encoder-decoder: read 5 digits, then write them in reverse order."""
 
 import numpy as np
-
 import rnn
 
 LENGTH, DIGITS = 5, 8  # sequence length, vocabulary 0..7
