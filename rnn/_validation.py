@@ -116,8 +116,14 @@ def check_nonlinearity(value: Any) -> str:
 
 
 def check_dropout(value: Any) -> float:
-    """A probability in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) <= 1:
+    """A probability in [0, 1] (numpy scalars and 0-d arrays too; bool refused), with
+    PyTorch's message."""
+    value = _unwrapped(value)
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not 0 <= float(value) <= 1
+    ):
         raise ValueError(
             "dropout should be a number in range [0, 1] representing the probability of an "
             f"element being zeroed; got {value!r}"
@@ -232,9 +238,14 @@ def check_clip(value: Any) -> float | None:
     """None, or a positive real number (the ONNX cell clip threshold)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
+    number = _unwrapped(value)
+    if (
+        isinstance(number, (bool, np.bool_))
+        or not isinstance(number, numbers.Real)
+        or not float(number) > 0
+    ):
         raise ValueError(f"clip must be None or a positive number; got {value!r}")
-    return float(value)
+    return float(number)
 
 
 def check_merge_mode(value: Any, bidirectional: bool, num_layers: int) -> str | None:
@@ -258,13 +269,9 @@ def check_reals(name: str, value: Any) -> tuple[float, ...]:
         return ()
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
         raise TypeError(f"{name} must be a list of numbers or None; got {type(value).__name__}")
-    values = (
-        list(np.asarray(value, dtype=object).ravel())
-        if isinstance(value, np.ndarray)
-        else list(value)
-    )
+    values = [_unwrapped(v) for v in (value.ravel() if isinstance(value, np.ndarray) else value)]
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
             raise TypeError(f"{name} must hold real numbers; got {v!r}")
     return tuple(float(v) for v in values)
 

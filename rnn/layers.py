@@ -14,7 +14,6 @@ PyTorch's model exactly): ``clip``, ``activations``, ``activation_alpha`` and
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from typing import Any
 
@@ -31,6 +30,7 @@ from rnn._validation import (
     check_clip,
     check_dropout,
     check_flag,
+    check_float,
     check_input,
     check_lengths,
     check_merge_mode,
@@ -289,8 +289,7 @@ class RecurrentLayer(Module):
         self, input: Any, hx: tuple[Any, ...] | None, lengths: Any, padding_value: Any
     ) -> tuple[Any, tuple[Array, ...]]:
         name = type(self).__name__
-        if isinstance(padding_value, bool) or not isinstance(padding_value, numbers.Real):
-            raise TypeError(f"padding_value must be a real number; got {padding_value!r}")
+        padding_value = check_float("padding_value", padding_value)
         x, batched = check_input(name, input, self.input_size, self.dtype, batched_ndim=3)
         if x.shape[1 if batched and self.batch_first else 0] == 0:
             raise ValueError(f"input must hold at least one time step; got shape {x.shape}")

@@ -8,6 +8,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -845,3 +846,41 @@ def test_clip_grad_norm_accepts_numpy_scalars():
         np.testing.assert_allclose(clipped["w"], [0.6, 0.8], rtol=1e-6)
     with refused(TypeError, "max_norm must be a number; got bool True"):
         rnn.clip_grad_norm(grads, True)
+
+
+# The layers' numeric options take numpy scalars and 0-d arrays as Python numbers are.
+@pytest.mark.parametrize("box", [np.float64, np.float32, np.array], ids=["f64", "f32", "0-d"])
+def test_layer_numbers_accept_numpy_scalars(box: Any) -> None:
+    model = rnn.GRU(
+        3,
+        4,
+        num_layers=np.int64(2),
+        dropout=box(0.25),
+        clip=box(2.0),
+        activations=["Elu", "Tanh"],
+        activation_alpha=[box(0.5)],
+    )
+    assert (model.num_layers, model.dropout, model.clip) == (2, 0.25, 2.0)
+    assert model.activation_alpha == [0.5]
+    model.eval()
+    output, _ = model(np.zeros((2, 1, 3)), lengths=[1], padding_value=box(9.0))
+    assert output[1, 0, 0] == 9.0
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"dropout": np.True_}, ValueError, "dropout should be a number in range"),
+        ({"clip": True}, ValueError, "clip must be None or a positive number"),
+        ({"activations": ["Elu", "Tanh"], "activation_alpha": [np.True_]}, TypeError, "real"),
+        ({"num_layers": np.array(True)}, TypeError, "num_layers must be an int"),
+    ],
+)
+def test_layer_numbers_refuse_bool(options: dict[str, Any], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        rnn.GRU(3, 4, **options)
+
+
+def test_padding_value_must_be_a_number() -> None:
+    with pytest.raises(TypeError, match="padding_value must be a number"):
+        rnn.GRU(3, 4)(np.zeros((2, 1, 3)), lengths=[1], padding_value="0")
