@@ -11,21 +11,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rnn._kernels import make_kernels
 from rnn._module import Module
 from rnn._parameters import Layout
 from rnn._recurrence import Schedule
 from rnn._types import Array, Seed
 from rnn._validation import (
-    check_clip,
     check_flag,
     check_input,
-    check_nonlinearity,
     check_pair,
     check_size,
     check_state,
 )
-from rnn.layers import RecurrentLayer, _activation_options, _canonical_activations, _forwarded
+from rnn.layers import RecurrentLayer, _forwarded, _kernels
 
 
 class _Gradients(dict[str, Array]):
@@ -81,27 +78,21 @@ class Cell(Module):
         input_forget: bool = False,
     ) -> Layout:
         """As `rnn.layers.RecurrentLayer._configure`: everything but the parameters."""
-        nonlinearity, names, alphas, betas = _activation_options(
-            self._mode,
-            check_nonlinearity(nonlinearity),
-            activations,
-            activation_alpha,
-            activation_beta,
-            1,
-        )
-        clip = check_clip(clip)
         peephole = check_flag("peephole", peephole)
-        kernels = make_kernels(
+        kernels = _kernels(
+            self,
             self._mode,
-            names,
-            alphas,
-            betas,
-            clip,
-            reset_after=check_flag("reset_after", reset_after),
+            1,
+            nonlinearity=nonlinearity,
+            clip=clip,
+            activations=activations,
+            activation_alpha=activation_alpha,
+            activation_beta=activation_beta,
+            reset_after=reset_after,
             peephole=peephole,
-            input_forget=check_flag("input_forget", input_forget),
+            input_forget=input_forget,
         )
-        layout = Layout(
+        return Layout(
             kernels=kernels,
             input_size=check_size("input_size", input_size),
             hidden_size=check_size("hidden_size", hidden_size),
@@ -109,12 +100,6 @@ class Cell(Module):
             peephole=peephole,
             single=True,
         )
-        self.nonlinearity = nonlinearity
-        self.activations = _canonical_activations(self._mode, names)
-        self.activation_alpha = list(alphas) or None
-        self.activation_beta = list(betas) or None
-        self.clip = clip
-        return layout
 
     reset_after = RecurrentLayer.reset_after
     peephole = RecurrentLayer.peephole

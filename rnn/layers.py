@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rnn._activations import uses_parameters
-from rnn._kernels import LSTMKernel, make_kernels
+from rnn._kernels import Kernel, LSTMKernel, make_kernels
 from rnn._module import Module
 from rnn._parameters import Layout
 from rnn._recurrence import Schedule
@@ -109,6 +109,48 @@ def _canonical_activations(mode: str, names: tuple[tuple[str, ...], ...]) -> lis
     return flat
 
 
+def _kernels(
+    model: Module,
+    mode: str,
+    directions: int,
+    *,
+    nonlinearity: str,
+    clip: Any,
+    activations: Any,
+    activation_alpha: Any,
+    activation_beta: Any,
+    reset_after: Any,
+    peephole: bool,
+    input_forget: Any,
+) -> tuple[Kernel, ...]:
+    """Check the options a step kernel takes, keep them on `model` in canonical form
+    (``nonlinearity``, ``activations``, ``activation_alpha``, ``activation_beta``, ``clip``)
+    and return one kernel per direction; shared by the layers and the cells."""
+    nonlinearity, names, alphas, betas = _activation_options(
+        mode,
+        check_nonlinearity(nonlinearity),
+        activations,
+        activation_alpha,
+        activation_beta,
+        directions,
+    )
+    model.nonlinearity = nonlinearity
+    model.activations = _canonical_activations(mode, names)
+    model.activation_alpha = list(alphas) or None
+    model.activation_beta = list(betas) or None
+    model.clip = check_clip(clip)
+    return make_kernels(
+        mode,
+        names,
+        alphas,
+        betas,
+        model.clip,
+        reset_after=check_flag("reset_after", reset_after),
+        peephole=peephole,
+        input_forget=check_flag("input_forget", input_forget),
+    )
+
+
 class RecurrentLayer(Module):
     """The shared interface of `RNN`, `GRU` and `LSTM`; construct those instead."""
 
@@ -182,25 +224,19 @@ class RecurrentLayer(Module):
                 "go_backwards runs a single direction backwards in time; it cannot be "
                 "combined with bidirectional=True"
             )
-        directions = 2 if bidirectional else 1
-        nonlinearity, names, alphas, betas = _activation_options(
+        peephole = check_flag("peephole", peephole)
+        kernels = _kernels(
+            self,
             self._mode,
-            check_nonlinearity(nonlinearity),
-            activations,
-            activation_alpha,
-            activation_beta,
-            directions,
-        )
-        clip = check_clip(clip)
-        kernels = make_kernels(
-            self._mode,
-            names,
-            alphas,
-            betas,
-            clip,
-            reset_after=check_flag("reset_after", reset_after),
-            peephole=check_flag("peephole", peephole),
-            input_forget=check_flag("input_forget", input_forget),
+            2 if bidirectional else 1,
+            nonlinearity=nonlinearity,
+            clip=clip,
+            activations=activations,
+            activation_alpha=activation_alpha,
+            activation_beta=activation_beta,
+            reset_after=reset_after,
+            peephole=peephole,
+            input_forget=input_forget,
         )
         layout = Layout(
             kernels=kernels,
@@ -215,13 +251,7 @@ class RecurrentLayer(Module):
             merge_mode=check_merge_mode(merge_mode, bidirectional, num_layers),
         )
         self.batch_first = check_flag("batch_first", batch_first)
-        dropout = check_dropout(dropout)
-        self.dropout = dropout
-        self.nonlinearity = nonlinearity
-        self.activations = _canonical_activations(self._mode, names)
-        self.activation_alpha = list(alphas) or None
-        self.activation_beta = list(betas) or None
-        self.clip = clip
+        self.dropout = check_dropout(dropout)
         return layout
 
     @property
