@@ -12,8 +12,11 @@ do with ``rnn.set_num_threads(2)``. Each round times, interleaved, for one model
   concatenated; what a driver running the directions in parallel would do, plus a copy.
 
 Printed: the median over rounds of each variant's time divided by ``one``'s in the same
-round (below 1: faster than one thread). Each variant's output is checked against
-``model(x)`` first.
+round (below 1: faster than one thread), and the same for the process's CPU time (all
+threads; above 1: work added by the threads, such as BLAS threads spinning while they
+wait). On a busy machine the wall-time ratios of the two-thread variants suffer most;
+the CPU-time ratios much less. Each variant's output is checked against ``model(x)``
+first.
 
     python benchmarks/experiments/threads.py --sizes small,medium-bi --cells gru
 """
@@ -94,7 +97,7 @@ def threads_of(name: str) -> int:
     return 1 if name == "one" else 2
 
 
-def measure(model: Any, x: np.ndarray, rounds: int) -> dict[str, float]:
+def measure(model: Any, x: np.ndarray, rounds: int) -> dict[str, Any]:
     fns = variants(model, x)
     want = model(x)[0]
     for name, fn in fns.items():
@@ -102,18 +105,23 @@ def measure(model: Any, x: np.ndarray, rounds: int) -> dict[str, float]:
         got = fn()
         assert np.allclose(got, want, rtol=0, atol=1e-5), f"{name} differs from model(x)"
     times: dict[str, list[float]] = {n: [] for n in fns}
+    cpu: dict[str, list[float]] = {n: [] for n in fns}
     names = list(fns)
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             rnn.set_num_threads(threads_of(name))
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fns[name]()
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
     rnn.set_num_threads(1)
-    ratios = {
-        n: statistics.median(a / b for a, b in zip(times[n], times["one"])) for n in names[1:]
+
+    def ratios(t: dict[str, list[float]]) -> dict[str, float]:
+        return {n: statistics.median(a / b for a, b in zip(t[n], t["one"])) for n in names[1:]}
+
+    return {"one_ms": statistics.median(times["one"]) * 1e3, "wall": ratios(times)} | {
+        "cpu": ratios(cpu)
     }
-    return {"one_ms": statistics.median(times["one"]) * 1e3} | ratios
 
 
 def main() -> None:
@@ -122,15 +130,20 @@ def main() -> None:
     parser.add_argument("--cells", default="rnn,gru,lstm")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    print(f"{'case':<20} {'one ms':>8} {'blas2':>6} {'chunks':>6} {'directions':>10}")
+    print(f"{'':<29}{'time / one thread':^24}  {'CPU time / one thread':^24}")
+    head = f"{'blas2':>6} {'chunks':>6} {'directions':>10}"
+    print(f"{'case':<20} {'one ms':>8} {head}  {head}")
     for size in args.sizes.split(","):
         steps, batch, h_in, hidden, layers, bi = SIZES[size]
         for cell in args.cells.split(","):
             model = CELLS[cell](h_in, hidden, layers, bidirectional=bi, seed=0).eval()
             x = np.random.default_rng(0).standard_normal((steps, batch, h_in)).astype(np.float32)
             r = measure(model, x, args.rounds)
-            line = f"{size + ' ' + cell:<20} {r['one_ms']:8.1f} {r['blas2']:6.2f} "
-            line += f"{r['chunks']:6.2f} {r.get('directions', float('nan')):10.2f}"
+            line = f"{size + ' ' + cell:<20} {r['one_ms']:8.1f}"
+            for kind in ("wall", "cpu"):
+                ratio = r[kind]
+                line += f" {ratio['blas2']:6.2f} {ratio['chunks']:6.2f}"
+                line += f" {ratio.get('directions', float('nan')):10.2f} "
             print(line, flush=True)
 
 
