@@ -87,10 +87,11 @@ class StepGrads(NamedTuple):
         state (updated in place).
     d_g : ndarray, shape (n, G*H)
         Out: the gradient with respect to the gates' pre-activations.
-    d_hidden : ndarray, shape (n, G*H)
+    d_hidden : ndarray, shape (n, G*H), or (n, H) for the GRU
         Out: the gradient with respect to the recurrent product ``h W_hh^T`` (+ ``b_h``),
-        which `Kernel.weight_grads` pairs with the previous states in one product. For
-        kernels where the two are equal (not `Kernel.separate_hidden_grad`) it is `d_g`.
+        which `Kernel.weight_grads` pairs with the previous states in one product. Where
+        it equals `d_g` (not `Kernel.separate_hidden_grad`) it is `d_g` itself; the GRU
+        keeps only its ``n`` block, where the reset gate makes the two differ.
     w_hr : ndarray of shape (P, H), or None
         Accumulates the gradient of LSTM's projection ``weight_hr``.
     """
@@ -156,6 +157,10 @@ class Kernel:
     sigmoid_gates = 0
     default_activations: tuple[str, ...] = ("Tanh",)
     separate_hidden_grad = False  # True when d(h W_hh^T) differs from d(pre-activation)
+
+    def hidden_grad_width(self, hidden: int) -> int:
+        """The width of `StepGrads.d_hidden` when `separate_hidden_grad`."""
+        return self.gates * hidden
 
     def __init__(self, activations: tuple[Activation, ...], clip: float | None) -> None:
         self.activations = activations
@@ -313,6 +318,9 @@ class GRUKernel(Kernel):
     default_activations = ("Sigmoid", "Tanh")
     separate_hidden_grad = True
 
+    def hidden_grad_width(self, hidden: int) -> int:
+        return hidden  # the n block only: r and z's equal d_g
+
     def __init__(
         self, activations: tuple[Activation, ...], clip: float | None, reset_after: bool = True
     ) -> None:
@@ -347,14 +355,13 @@ class GRUKernel(Kernel):
         new: tuple[Array, ...],
         extra: Array,
     ) -> HiddenGrads:
-        hidden = d_hidden.shape[1] // 3
+        hidden = d_hidden.shape[1]
+        d_rz = d_g[:, : 2 * hidden].T @ prev[0]
         if self.reset_after:
-            return HiddenGrads(w_hh=d_hidden.T @ prev[0], b_h=d_hidden[:, 2 * hidden :].sum(axis=0))
+            w_hh = np.concatenate([d_rz, d_hidden.T @ prev[0]])
+            return HiddenGrads(w_hh=w_hh, b_h=d_hidden.sum(axis=0))
         # reset before: the n rows of W_hh multiply r * h (kept in extra), not h
-        w_hh = np.concatenate(
-            [d_hidden[:, : 2 * hidden].T @ prev[0], d_hidden[:, 2 * hidden :].T @ extra[:, :hidden]]
-        )
-        return HiddenGrads(w_hh=w_hh)
+        return HiddenGrads(w_hh=np.concatenate([d_rz, d_hidden.T @ extra[:, :hidden]]))
 
     def _fused_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
         (h_prev,), (h,), g = step.prev, step.new, step.g
@@ -388,11 +395,11 @@ class GRUKernel(Kernel):
         dn *= 1 - n * n
         np.multiply(dn, step.extra, out=dr)
         dr *= r * (1 - r)
-        d_hidden = grads.d_hidden
-        d_hidden[...] = grads.d_g
-        d_hidden[:, 2 * dn.shape[1] :] *= r
+        hidden = dn.shape[1]
+        np.multiply(dn, r, out=grads.d_hidden)  # the n block of d(h W_hh^T)
         dh *= z
-        dh += d_hidden @ w.w_hh
+        dh += grads.d_g[:, : 2 * hidden] @ w.w_hh[: 2 * hidden]
+        dh += grads.d_hidden @ w.w_hh[2 * hidden :]
 
     def _reference_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
         f, g_act = self.activations[:2]
@@ -436,10 +443,8 @@ class GRUKernel(Kernel):
             dr[...] = d_rh * h_prev * self._d_pre(f, a_r, r)
             dh_prev += d_rh * r
             d_n_hidden = dn
-        d_hidden = grads.d_hidden
-        d_hidden[:, : 2 * hidden] = grads.d_g[:, : 2 * hidden]
-        d_hidden[:, 2 * hidden :] = d_n_hidden
-        dh_prev += d_hidden[:, : 2 * hidden] @ w_rz
+        grads.d_hidden[...] = d_n_hidden
+        dh_prev += grads.d_g[:, : 2 * hidden] @ w_rz
         if self.reset_after:
             dh_prev += d_n_hidden @ w_n
         dh[...] = dh_prev

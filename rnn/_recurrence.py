@@ -477,8 +477,12 @@ def _backward_direction(
     """BPTT through one direction of one layer; `carry` enters as the gradient of the
     final states and leaves as that of the initial states."""
     steps, batch = tape.gates.shape[:2]
-    # (L, N, G*H); d(h W_hh^T) is d_gates itself unless the kernel says otherwise
-    d_hidden = np.zeros_like(d_gates[:, :, d]) if kernel.separate_hidden_grad else d_gates[:, :, d]
+    # d(h W_hh^T) of every step: d_gates itself, (L, N, G*H), unless the kernel keeps its own
+    if kernel.separate_hidden_grad:
+        width = kernel.hidden_grad_width(d_gates.shape[3] // kernel.gates)
+        d_hidden = np.zeros((steps, batch, width), d_gates.dtype)
+    else:
+        d_hidden = d_gates[:, :, d]
     w_hr = None if w.w_hr is None else np.zeros_like(w.w_hr)
     lane = _lane(tape, d)
     for t in reversed(schedule.times(reverse)):
@@ -486,14 +490,13 @@ def _backward_direction(
         carry[0][:n] += d_emitted[t, :n, d]
         grads = StepGrads(tuple(c[:n] for c in carry), d_gates[t, :n, d], d_hidden[t, :n], w_hr)
         kernel.backward(_step(lane, reverse, t, n, tape.gates[t, :, d], t), grads, w)
-    width = d_gates.shape[3]
     read, write = (
         _previous_slabs(tape, d, reverse),
         tuple(s[1 : steps + 1, :, d].reshape(steps * batch, s.shape[3]) for s in tape.states),
     )
     hidden = kernel.weight_grads(
-        d_hidden.reshape(steps * batch, width),
-        d_gates[:, :, d].reshape(steps * batch, width),
+        d_hidden.reshape(steps * batch, d_hidden.shape[2]),
+        d_gates[:, :, d].reshape(steps * batch, d_gates.shape[3]),
         read,
         write,
         tape.extra[:, :, d, : tape.extra_widths[d]].reshape(steps * batch, tape.extra_widths[d]),
