@@ -47,11 +47,9 @@ types: $(STAMP)
 pytest: $(STAMP) docs-build
 	RNN_SITE_DIR=$(CURDIR)/$(SITE) $(BIN)/pytest tests rnn
 
-# BLAS on one thread: on a busy machine OpenBLAS's threads spin against each other and the
-# pages that train live take several times longer; no printed number changes.
 docs-build: $(STAMP) $(MATH_FONT)
 	rm -rf $(SITE)
-	OPENBLAS_NUM_THREADS=1 $(BIN)/mkdocs build --strict --site-dir $(SITE)
+	$(BIN)/mkdocs build --strict --site-dir $(SITE)
 
 docs: $(STAMP) $(MATH_FONT)
 	$(BIN)/mkdocs serve -a 127.0.0.1:8000
