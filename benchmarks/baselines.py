@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+import rnn
+
 Forward = Callable[[], tuple[np.ndarray, np.ndarray]]
 
 # Gate blocks of PyTorch's stacked weights, in ONNX's order: GRU r|z|n -> z|r|h,
@@ -301,17 +303,7 @@ def train_matmul_bound(model: Any, x: np.ndarray) -> Callable[[], None]:
 
 def torch_twin(model: Any) -> Any:
     """The ``torch.nn`` module with `model`'s configuration, dtype and parameters, in eval."""
-    import torch
-
-    dtype = torch.float64 if model.dtype == np.float64 else torch.float32
-    twin = getattr(torch.nn, kind(model))(
-        model.input_size,
-        model.hidden_size,
-        num_layers=model.num_layers,
-        bidirectional=model.bidirectional,
-    ).to(dtype)
-    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
-    return twin.eval()
+    return rnn.to_torch(model).eval()
 
 
 def _h_n(final: Any) -> Any:
