@@ -23,6 +23,7 @@ Both forms are tested against each other and against PyTorch and onnxruntime. Sh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -151,6 +152,11 @@ class Kernel:
         How many leading blocks are sigmoid gates (halved on the fused path).
     """
 
+    forward: Callable[[Step, DirectionWeights, Array], None]
+    """Write the new state of one step (``work``, shape (n, G*H), is scratch)."""
+    backward: Callable[[Step, StepGrads, DirectionWeights], None]
+    """Backpropagate through one step recorded by `forward`."""
+
     gates = 1
     states = 1
     gate_order: tuple[int, ...] = (0,)
@@ -167,6 +173,13 @@ class Kernel:
         self.clip = clip
         self.fused = self._fusable()
         """True when the kernel computes exactly PyTorch's cell and takes the fused form."""
+        # the form each step runs, chosen once: a call per step, no dispatch
+        self.forward: Callable[[Step, DirectionWeights, Array], None] = (
+            self._fused_forward if self.fused else self._reference_forward
+        )
+        self.backward: Callable[[Step, StepGrads, DirectionWeights], None] = (
+            self._fused_backward if self.fused else self._reference_backward
+        )
 
     def _fusable(self) -> bool:
         names = tuple(a.name for a in self.activations)
@@ -183,20 +196,6 @@ class Kernel:
     def extra_width(self, hidden: int, proj: int) -> int:
         """E, the width of the per-step values the backward pass needs (0 if none)."""
         return 0 if self.fused else self.gates * hidden
-
-    def forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
-        """Write the new state of one step; `work`, shape (n, G*H), is scratch."""
-        if self.fused:
-            self._fused_forward(step, w, work)
-        else:
-            self._reference_forward(step, w, work)
-
-    def backward(self, step: Step, grads: StepGrads, w: DirectionWeights) -> None:
-        """Backpropagate through one step recorded by `forward`."""
-        if self.fused:
-            self._fused_backward(step, grads, w)
-        else:
-            self._reference_backward(step, grads, w)
 
     def weight_grads(
         self,

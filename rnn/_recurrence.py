@@ -25,6 +25,7 @@ sequence's length are never read: the caller's padding is zeroed before the proj
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -196,16 +197,41 @@ def _lane(tape: LayerTape, d: int) -> _Lane:
     )
 
 
-def _step(lane: _Lane, reverse: bool, t: int, n: int, g: Array, extra_slot: int) -> Step:
-    """What step `t` of a direction reads and writes: rows ``:n`` of its slots, of its gate
-    rows `g` and of its ``extra`` at `extra_slot`."""
-    read, write = _slots(reverse, t)
-    prev = tuple([slots[read % len(slots)] for slots in lane.states])
-    new = tuple([slots[write % len(slots)] for slots in lane.states])
-    extra = lane.extra[extra_slot]
-    if n == lane.batch:
-        return Step(g, prev, new, extra)
-    return Step(g[:n], tuple([p[:n] for p in prev]), tuple([v[:n] for v in new]), extra[:n])
+def _steps(
+    lane: _Lane,
+    reverse: bool,
+    times: Sequence[int],
+    sizes: Sequence[int],
+    gate_rows: Sequence[Array],
+    extra_slot: int | None,
+) -> list[Step]:
+    """What each step of `times` (in processing order) reads and writes.
+
+    Step ``t`` reads the slots `_slots` names (taken modulo each buffer's length), rows
+    ``:n`` with ``n = sizes[t]``: its gate rows (``gate_rows``, aligned with `times`), its
+    previous and new states, and ``extra`` at `extra_slot` (None: slot ``t``). The views
+    are built by zip and map over lists, so a step costs the loop little more than a call.
+    """
+    slots = [_slots(reverse, t) for t in times]
+    prev = zip(*[[s[read % len(s)] for read, _ in slots] for s in lane.states])
+    new = zip(*[[s[write % len(s)] for _, write in slots] for s in lane.states])
+    extra = (
+        [lane.extra[t] for t in times]
+        if extra_slot is None
+        else [lane.extra[extra_slot]] * len(times)
+    )
+    steps = list(map(Step, gate_rows, prev, new, extra))
+    batch = lane.batch
+    if all(sizes[t] == batch for t in times):
+        return steps
+    return [_rows(step, sizes[t]) if sizes[t] < batch else step for step, t in zip(steps, times)]
+
+
+def _rows(step: Step, n: int) -> Step:
+    """`step` restricted to its first `n` rows (those still running)."""
+    return Step(
+        step.g[:n], tuple(p[:n] for p in step.prev), tuple(v[:n] for v in step.new), step.extra[:n]
+    )
 
 
 def _place_initial(
@@ -341,15 +367,20 @@ def _run_layer(
         columns = slice(d * gate_width, (d + 1) * gate_width)
         b = None if weights.b_x is None else weights.b_x[columns]
         for t0, t1 in _chunks(schedule.live, batch, reverse, whole):
+            times = range(t1 - 1, t0 - 1, -1) if reverse else range(t0, t1)
             if whole:
-                g, first = list(gates[:, :, d]), 0
+                rows = [gates[t, :, d] for t in times]
             else:
                 out = _scratch(scratch, f"chunk{d}", ((t1 - t0) * batch, gate_width), x.dtype)
-                g, first = list(_project(x[t0:t1], weights.w_ih_t[:, columns], b, out)), t0
-            for t in range(t1 - 1, t0 - 1, -1) if reverse else range(t0, t1):
-                n = sizes[t]
-                step = _step(lane, reverse, t, n, g[t - first], t if keep else 0)
-                kernel.forward(step, w, work[:n] if n < batch else work)
+                chunk = list(_project(x[t0:t1], weights.w_ih_t[:, columns], b, out))
+                rows = chunk[::-1] if reverse else chunk
+            steps = _steps(lane, reverse, times, sizes, rows, None if keep else 0)
+            if schedule.full:
+                for step in steps:
+                    kernel.forward(step, w, work)
+            else:
+                for step in steps:
+                    kernel.forward(step, w, work[: len(step.g)])
 
     parallel_map(run, range(directions))  # the directions are independent
     final = tuple(
@@ -484,12 +515,13 @@ def _backward_direction(
     else:
         d_hidden = d_gates[:, :, d]
     w_hr = None if w.w_hr is None else np.zeros_like(w.w_hr)
-    lane = _lane(tape, d)
-    for t in reversed(schedule.times(reverse)):
+    times = list(reversed(schedule.times(reverse)))
+    rows = [tape.gates[t, :, d] for t in times]
+    for t, step in zip(times, _steps(_lane(tape, d), reverse, times, schedule.sizes, rows, None)):
         n = schedule.sizes[t]
         carry[0][:n] += d_emitted[t, :n, d]
         grads = StepGrads(tuple(c[:n] for c in carry), d_gates[t, :n, d], d_hidden[t, :n], w_hr)
-        kernel.backward(_step(lane, reverse, t, n, tape.gates[t, :, d], t), grads, w)
+        kernel.backward(step, grads, w)
     read, write = (
         _previous_slabs(tape, d, reverse),
         tuple(s[1 : steps + 1, :, d].reshape(steps * batch, s.shape[3]) for s in tape.states),
