@@ -116,16 +116,6 @@ class Activation:
         d = REGISTRY[self.name].derivative(x, y, self.alpha, self.beta)
         return np.asarray(d, dtype=x.dtype)
 
-    def describe(self) -> str:
-        """The name with the parameters it uses, e.g. ``LeakyRelu(alpha=0.1)``."""
-        spec = REGISTRY[self.name]
-        args = [
-            f"{k}={v!r}"
-            for k, v, d in (("alpha", self.alpha, spec.alpha), ("beta", self.beta, spec.beta))
-            if d is not None
-        ]
-        return f"{self.name}({', '.join(args)})" if args else self.name
-
 
 def canonical_name(value: object) -> str | None:
     """The registry's spelling of an activation name (case-insensitive), or None."""

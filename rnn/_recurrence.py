@@ -374,12 +374,12 @@ def _run_layer(
                 out = _scratch(scratch, f"chunk{d}", ((t1 - t0) * batch, gate_width), x.dtype)
                 chunk = list(_project(x[t0:t1], weights.w_ih_t[:, columns], b, out))
                 rows = chunk[::-1] if reverse else chunk
-            steps = _steps(lane, reverse, times, sizes, rows, None if keep else 0)
+            planned = _steps(lane, reverse, times, sizes, rows, None if keep else 0)
             if schedule.full:
-                for step in steps:
+                for step in planned:
                     kernel.forward(step, w, work)
             else:
-                for step in steps:
+                for step in planned:
                     kernel.forward(step, w, work[: len(step.g)])
 
     parallel_map(run, range(directions))  # the directions are independent
