@@ -14,7 +14,10 @@ Each kernel has two forms:
 - the **fused form** (`_fused_forward` / `_fused_backward`), used when the kernel computes
   exactly PyTorch's cell (`Kernel.fused`): the sigmoid gates' rows of the weights are
   pre-scaled by 1/2 (`rnn._parameters.prepare`), so that one ``tanh`` over all gates
-  gives $\sigma(a) = (1 + \tanh(a/2))/2$ too, and everything works in place.
+  gives $\sigma(a) = (1 + \tanh(a/2))/2$ too, and everything works in place. Its
+  backward pass multiplies the incoming gradient by factors that depend only on the
+  record (`Kernel.backward_factors`), which the driver computes for a chunk of steps at
+  once, so that a step costs a handful of calls.
 
 Both forms are tested against each other and against PyTorch and onnxruntime. Shapes:
 ``n`` active rows, ``H`` hidden size, ``P`` emitted state size (``proj_size`` or H),
@@ -95,12 +98,18 @@ class StepGrads(NamedTuple):
         keeps only its ``n`` block, where the reset gate makes the two differ.
     w_hr : ndarray of shape (P, H), or None
         Accumulates the gradient of LSTM's projection ``weight_hr``.
+    factors : ndarray, shape (n, F, H)
+        The step's `Kernel.backward_factors` (fused form; empty for the reference form).
+    work : ndarray, shape (n, 2*G*H)
+        Scratch.
     """
 
     d_state: tuple[Array, ...]
     d_g: Array
     d_hidden: Array
-    w_hr: Array | None = None
+    w_hr: Array | None
+    factors: Array
+    work: Array
 
 
 @dataclass
@@ -150,6 +159,8 @@ class Kernel:
         The gate blocks as the kernel lays them out, in PyTorch's numbering.
     sigmoid_gates : int
         How many leading blocks are sigmoid gates (halved on the fused path).
+    factor_blocks : int
+        F, the (n, H) blocks of `backward_factors` per step on the fused path.
     """
 
     forward: Callable[[Step, DirectionWeights, Array], None]
@@ -161,6 +172,7 @@ class Kernel:
     states = 1
     gate_order: tuple[int, ...] = (0,)
     sigmoid_gates = 0
+    factor_blocks = 1
     default_activations: tuple[str, ...] = ("Tanh",)
     separate_hidden_grad = False  # True when d(h W_hh^T) differs from d(pre-activation)
 
@@ -196,6 +208,26 @@ class Kernel:
     def extra_width(self, hidden: int, proj: int) -> int:
         """E, the width of the per-step values the backward pass needs (0 if none)."""
         return 0 if self.fused else self.gates * hidden
+
+    def factor_width(self) -> int:
+        """F, the blocks of `backward_factors` the backward pass computes per step (0
+        unless fused)."""
+        return self.factor_blocks if self.fused else 0
+
+    def backward_factors(self, steps: Step, out: Array) -> None:
+        """The fused form's per-step factors of the gradient that do not depend on it.
+
+        What a step's backward multiplies the incoming gradient by depends only on what
+        its forward recorded (gate values, states), so the driver computes it for a chunk
+        of steps at once, in a few calls, before running them one by one.
+
+        Parameters
+        ----------
+        steps : Step
+            The record of consecutive steps, each array with a leading axis T of steps.
+        out : ndarray, shape (T, N, F, H)
+        """
+        raise NotImplementedError
 
     def weight_grads(
         self,
@@ -251,6 +283,11 @@ class ElmanKernel(Kernel):
 
     default_activations = ("Tanh",)
 
+    def __init__(self, activations: tuple[Activation, ...], clip: float | None) -> None:
+        self.tanh = activations[0].name == "Tanh"
+        """Tanh (else ReLU) on the fused path."""
+        super().__init__(activations, clip)
+
     def _fusable(self) -> bool:
         return self.clip is None and self.activations[0].name in ("Tanh", "Relu")
 
@@ -258,19 +295,22 @@ class ElmanKernel(Kernel):
         (h,) = step.new
         np.dot(step.prev[0], w.w_hh_t, out=work)
         np.add(work, step.g, out=h)
-        if self.activations[0].name == "Tanh":
+        if self.tanh:
             np.tanh(h, out=h)
         else:
             np.maximum(h, 0, out=h)
 
-    def _fused_backward(self, step: Step, grads: StepGrads, w: DirectionWeights) -> None:
-        (dh,), (h,), d_a = grads.d_state, step.new, grads.d_g
-        if self.activations[0].name == "Tanh":
-            np.multiply(h, h, out=d_a)
-            np.subtract(1, d_a, out=d_a)
-            d_a *= dh
+    def backward_factors(self, steps: Step, out: Array) -> None:
+        (h,), slope = steps.new, out[:, :, 0]
+        if self.tanh:
+            np.multiply(h, h, out=slope)
+            np.subtract(1, slope, out=slope)  # 1 - h^2
         else:
-            np.multiply(dh, h > 0, out=d_a)
+            np.greater(h, 0, out=slope)  # 1 where h > 0, else 0
+
+    def _fused_backward(self, step: Step, grads: StepGrads, w: DirectionWeights) -> None:
+        (dh,), d_a = grads.d_state, grads.d_g
+        np.multiply(dh, grads.factors[:, 0], out=d_a)
         np.dot(d_a, w.w_hh, out=dh)
 
     def _reference_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
@@ -314,6 +354,7 @@ class GRUKernel(Kernel):
     gates = 3
     gate_order = (0, 1, 2)
     sigmoid_gates = 2
+    factor_blocks = 6
     default_activations = ("Sigmoid", "Tanh")
     separate_hidden_grad = True
 
@@ -383,22 +424,39 @@ class GRUKernel(Kernel):
         h *= z
         h += n
 
+    def backward_factors(self, steps: Step, out: Array) -> None:
+        # the gradients are dh times: d_g (r|z|n): (AC | B | A), d(h W_hh^T): (AC | B | Ar),
+        # with A = (1 - z)(1 - n^2), B = (h - n) z (1 - z), C = (h W_hn^T + b_hn) r (1 - r)
+        (h_prev,), hn = steps.prev, steps.extra
+        gates = steps.g.reshape(*steps.g.shape[:2], 3, out.shape[3])
+        r, z, n = gates[:, :, 0], gates[:, :, 1], gates[:, :, 2]
+        ac, b, a, ac_rec, b_rec, ar = (out[:, :, k] for k in range(6))
+        np.subtract(1, gates[:, :, :2], out=out[:, :, :2])
+        out[:, :, :2] *= gates[:, :, :2]  # ac, b = r (1 - r), z (1 - z) so far
+        np.multiply(n, n, out=a)
+        np.subtract(1, a, out=a)
+        np.subtract(1, z, out=ar)
+        a *= ar
+        np.subtract(h_prev, n, out=ar)
+        b *= ar
+        ac *= hn
+        ac *= a
+        np.copyto(ac_rec, ac)
+        np.copyto(b_rec, b)
+        np.multiply(a, r, out=ar)
+
     def _fused_backward(self, step: Step, grads: StepGrads, w: DirectionWeights) -> None:
-        (dh,), (h_prev,) = grads.d_state, step.prev
-        r, z, n = _blocks(step.g, 3)
-        dr, dz, dn = _blocks(grads.d_g, 3)
-        np.subtract(h_prev, n, out=dz)
-        dz *= dh
-        dz *= z * (1 - z)
-        np.multiply(dh, 1 - z, out=dn)
-        dn *= 1 - n * n
-        np.multiply(dn, step.extra, out=dr)
-        dr *= r * (1 - r)
-        hidden = dn.shape[1]
-        np.multiply(dn, r, out=grads.d_hidden)  # the n block of d(h W_hh^T)
-        dh *= z
-        dh += grads.d_g[:, : 2 * hidden] @ w.w_hh[: 2 * hidden]
-        dh += grads.d_hidden @ w.w_hh[2 * hidden :]
+        (dh,), hidden = grads.d_state, grads.d_hidden.shape[1]
+        n = len(dh)
+        d_rec = grads.work[:, : 3 * hidden]  # dr | dz | dn r
+        dh_z = grads.work[:, 3 * hidden : 4 * hidden]
+        dh_row = dh[:, None, :]
+        np.multiply(dh_row, grads.factors[:, :3], out=grads.d_g.reshape(n, 3, hidden))
+        np.multiply(dh_row, grads.factors[:, 3:], out=d_rec.reshape(n, 3, hidden))
+        np.copyto(grads.d_hidden, d_rec[:, 2 * hidden :])  # the n block of d(h W_hh^T)
+        np.multiply(dh, step.g[:, hidden : 2 * hidden], out=dh_z)
+        np.dot(d_rec, w.w_hh, out=dh)
+        dh += dh_z
 
     def _reference_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
         f, g_act = self.activations[:2]
@@ -481,6 +539,7 @@ class LSTMKernel(Kernel):
     states = 2
     gate_order = (0, 1, 3, 2)
     sigmoid_gates = 3
+    factor_blocks = 5
     default_activations = ("Sigmoid", "Tanh", "Tanh")
 
     def __init__(
@@ -548,22 +607,38 @@ class LSTMKernel(Kernel):
         grads.w_hr[...] += dh.T @ m
         return dh @ w.w_hr
 
+    def backward_factors(self, steps: Step, out: Array) -> None:
+        # with m = o tanh(c'): dc += dm K_c, then d_g (i|f|o|g) = (dc K_i | dc K_f | dm K_o |
+        # dc K_g): K_c = o (1 - tanh^2 c'), K_i = cand i (1 - i), K_f = c f (1 - f),
+        # K_o = tanh(c') o (1 - o), K_g = i (1 - cand^2)
+        (_, c_prev), (_, c) = steps.prev, steps.new
+        gates = steps.g.reshape(*steps.g.shape[:2], 4, out.shape[3])
+        i, o, cand = gates[:, :, 0], gates[:, :, 2], gates[:, :, 3]
+        k_c, k_i, k_f, k_o, k_g = (out[:, :, k] for k in range(5))
+        np.subtract(1, gates[:, :, :3], out=out[:, :, 1:4])
+        out[:, :, 1:4] *= gates[:, :, :3]  # the sigmoids' slopes
+        k_i *= cand
+        k_f *= c_prev
+        np.tanh(c, out=k_c)
+        k_o *= k_c
+        np.multiply(k_c, k_c, out=k_c)
+        np.subtract(1, k_c, out=k_c)
+        k_c *= o
+        np.multiply(cand, cand, out=k_g)
+        np.subtract(1, k_g, out=k_g)
+        k_g *= i
+
     def _fused_backward(self, step: Step, grads: StepGrads, w: DirectionWeights) -> None:
-        (dh, dc), (_, c_prev), (_, c) = grads.d_state, step.prev, step.new
-        i, f, o, cand = _blocks(step.g, 4)
-        di, df, do, d_cand = _blocks(grads.d_g, 4)
+        (dh, dc), factors = grads.d_state, grads.factors
+        n, hidden = dc.shape
         dm = self._output_grad(step.extra, grads, w)
-        tanh_c = np.tanh(c)
-        np.multiply(dm, tanh_c, out=do)
-        do *= o * (1 - o)
-        dc += dm * o * (1 - tanh_c * tanh_c)
-        np.multiply(dc, cand, out=di)
-        di *= i * (1 - i)
-        np.multiply(dc, c_prev, out=df)
-        df *= f * (1 - f)
-        np.multiply(dc, i, out=d_cand)
-        d_cand *= 1 - cand * cand
-        dc *= f
+        d_new = grads.work[:, :hidden]
+        np.multiply(dm, factors[:, 0], out=d_new)
+        dc += d_new
+        d_g = grads.d_g.reshape(n, 4, hidden)
+        np.multiply(dc[:, None, :], factors[:, 1:], out=d_g)  # i, f, g (o: below)
+        np.multiply(dm, factors[:, 3], out=d_g[:, 2])
+        dc *= step.g[:, hidden : 2 * hidden]  # f
         np.dot(grads.d_g, w.w_hh, out=dh)
 
     @staticmethod

@@ -70,6 +70,7 @@ class Module:
         self._weights: list[LayerWeights] | None = None
         self._tape: _recurrence.Tape | None = None
         self._threads = threading.local()  # each thread's _recurrence.Workspace
+        self._recording: _recurrence.Workspace | None = None  # training mode's arrays
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self.__dict__.get("_params", {}):
@@ -87,9 +88,9 @@ class Module:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the configuration, parameters, mode and generator; not the caches, the
-        record of a training pass, or the per-thread scratch arrays."""
+        record of a training pass, or the scratch arrays."""
         state = dict(self.__dict__)
-        state.update(_weights=None, _tape=None)
+        state.update(_weights=None, _tape=None, _recording=None)
         del state["_threads"]
         return state
 
@@ -207,10 +208,16 @@ class Module:
         self._tape = None
 
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (dropout active, forward passes recorded for `backward`)."""
+        """Set training mode (dropout active, forward passes recorded for `backward`).
+
+        In training mode the model keeps the arrays of its last record (states, gates,
+        gradient buffers) after `backward` too, and the next forward pass records into
+        them; leaving training mode releases them.
+        """
         self.training = bool(mode)
         if not self.training:
             self._tape = None
+            self._recording = None
         return self
 
     def eval(self) -> Module:
@@ -224,7 +231,14 @@ class Module:
         return self.train(False)
 
     def _workspace(self) -> _recurrence.Workspace:
-        """This thread's scratch arrays for evaluation-mode passes."""
+        """The arrays of this mode's passes: this thread's scratch arrays in evaluation
+        mode; in training mode, the model's one set, which the record in progress uses
+        (so the previous record, whose arrays they were, is dropped first)."""
+        if self.training:
+            self._tape = None
+            if self._recording is None:
+                self._recording = _recurrence.Workspace()
+            return self._recording
         workspace = getattr(self._threads, "workspace", None)
         if workspace is None:
             workspace = self._threads.workspace = _recurrence.Workspace()
@@ -292,11 +306,9 @@ class Module:
         the pass keeps a record or has padding, so that the caller's array is never written
         to and what sits past a sequence's length is never read."""
         order, padding = schedule.order, schedule.padding()
+        workspace = self._workspace()
         if self.training or order is not None or padding is not None:
-            # evaluation mode: the sorted copy is scratch (training: the record keeps it)
-            copy = (
-                np.empty_like(x) if self.training else self._workspace().take("x", x.shape, x.dtype)
-            )
+            copy = workspace.take("x", x.shape, x.dtype)  # training: the record keeps it
             if order is None:
                 np.copyto(copy, x)
             else:
@@ -314,7 +326,7 @@ class Module:
             dropout=self.dropout if self.training else 0.0,
             rng=self._rng,
             keep=self.training,
-            workspace=None if self.training else self._workspace(),
+            workspace=workspace,
             out=out,
         )
         if tape is not None:

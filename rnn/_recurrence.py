@@ -94,16 +94,20 @@ class Schedule:
 
 
 class Workspace:
-    """Scratch arrays kept between evaluation-mode passes, one per role.
+    """Arrays kept from one pass to the next, one per role, so that a pass does not touch
+    fresh memory (which the system hands out page by page, a fault per page).
 
-    Layers run one after the other, so in evaluation mode they share one input projection,
-    one scratch array and one cell-state buffer, kept from one pass to the next: fresh
-    memory, which the system hands out page by page, is then touched only for the output.
-    A workspace serves one thread at a time; `rnn._module.Module` keeps one per thread.
+    In evaluation mode layers run one after the other, so they share one input projection,
+    one scratch array and one cell-state buffer. A recorded (training-mode) pass keeps every
+    layer's arrays until its backward pass, so there each layer has its own (`layer`), which
+    the next recorded pass reuses once its record has been replaced. A workspace serves one
+    thread at a time; `rnn._module.Module` keeps one per thread for evaluation, and one for
+    training.
     """
 
     def __init__(self) -> None:
         self._arrays: dict[str, Array] = {}
+        self._layers: dict[int, Workspace] = {}
 
     def take(self, role: str, shape: tuple[int, ...], dtype: np.dtype) -> Array:
         """An array of `shape` and `dtype` for `role`; its contents are garbage."""
@@ -112,21 +116,16 @@ class Workspace:
             array = self._arrays[role] = np.empty(shape, dtype)
         return array
 
+    def cleared(self, role: str, shape: tuple[int, ...], dtype: np.dtype, zero: bool) -> Array:
+        """`take`, filled with zeros when `zero`."""
+        array = self.take(role, shape, dtype)
+        if zero:
+            array.fill(0)
+        return array
 
-def _buffer(
-    workspace: Workspace | None, role: str, shape: tuple[int, ...], dtype: np.dtype
-) -> Array:
-    """Zeros for a recorded pass (the backward pass reads whole buffers), else scratch."""
-    if workspace is None:
-        return np.zeros(shape, dtype)
-    return workspace.take(role, shape, dtype)
-
-
-def _scratch(
-    workspace: Workspace | None, role: str, shape: tuple[int, ...], dtype: np.dtype
-) -> Array:
-    """An array whose every entry is written before it is read: the workspace's, or new."""
-    return np.empty(shape, dtype) if workspace is None else workspace.take(role, shape, dtype)
+    def layer(self, index: int) -> Workspace:
+        """The arrays of layer `index` of a recorded pass."""
+        return self._layers.setdefault(index, Workspace())
 
 
 @dataclass
@@ -164,12 +163,15 @@ class Tape:
     Attributes
     ----------
     schedule : Schedule
+    workspace : Workspace
+        Where the record's arrays come from; the backward pass takes its own there too.
     batched : bool
         Whether the caller's input had a batch axis (the backward pass answers in kind).
     layers : list of LayerTape
     """
 
     schedule: Schedule
+    workspace: Workspace
     batched: bool = True
     layers: list[LayerTape] = field(default_factory=list)
 
@@ -319,45 +321,50 @@ def _run_layer(
     initial: tuple[Array, ...],
     schedule: Schedule,
     keep: bool,
-    workspace: Workspace | None,
+    workspace: Workspace,
     reuse: Array | None,
 ) -> tuple[LayerTape, tuple[Array, ...]]:
     """Run one layer, every direction; return its record and final states (D, N, width).
 
+    Every array but the first layer's evaluation-mode output comes from the `workspace`.
     Recording (`keep`), the projection of every step is kept (the backward pass reads the
-    gates) and so is every state. In evaluation mode the scratch arrays come from the
-    `workspace`: a one-direction layer projects its input a chunk of steps at a time, just
-    before running them, LSTM's cell state is a ring of two slots, and `reuse`, if given,
-    becomes the buffer of ``h``: a layer writes its states over its own input. A step
-    overwrites only input that it has already projected, and a bidirectional layer, whose
-    other direction still reads that input, projects all of it first.
+    gates) and so is every state; with padding, those buffers start at zero, since the
+    backward pass reads them whole. In evaluation mode a one-direction layer projects its
+    input a chunk of steps at a time, just before running them, LSTM's cell state is a
+    ring of two slots, and `reuse`, if given, becomes the buffer of ``h``: a layer writes
+    its states over its own input. A step overwrites only input that it has already
+    projected, and a bidirectional layer, whose other direction still reads that input,
+    projects all of it first.
     """
     steps, batch = x.shape[:2]
     directions = len(layout.kernels)
     gate_width = weights.w_ih_t.shape[1] // directions
-    scratch = None if keep else workspace
+    zero = keep and not schedule.full
     whole = keep or directions > 1
     if whole:
-        flat = _scratch(scratch, "gates", (steps * batch, directions * gate_width), x.dtype)
+        flat = workspace.take("gates", (steps * batch, directions * gate_width), x.dtype)
         gates = _project(x, weights.w_ih_t, weights.b_x, flat)
         gates = gates.reshape(steps, batch, directions, gate_width)
     else:
         gates = np.empty((0, batch, directions, gate_width), x.dtype)  # projected by chunks
     widths = layout.state_sizes
-    if reuse is None:  # the first layer's h becomes the output: fresh memory, not scratch
-        h_shape = (steps + 2, batch, directions, widths[0])
-        h = np.zeros(h_shape, x.dtype) if keep else np.empty(h_shape, x.dtype)
+    h_shape = (steps + 2, batch, directions, widths[0])
+    if keep:
+        h = workspace.cleared("h", h_shape, x.dtype, zero)
+    elif reuse is None:  # the first layer's h becomes the output: fresh memory, not scratch
+        h = np.empty(h_shape, x.dtype)
     else:
         h = reuse
     slots = steps + 2 if keep else 2
     states = (
         h,
-        *(_buffer(scratch, "c", (slots, batch, directions, w), x.dtype) for w in widths[1:]),
+        *(workspace.cleared("c", (slots, batch, directions, w), x.dtype, zero) for w in widths[1:]),
     )
     # each direction's kernel may keep a different amount (one fused, one not)
     extras = tuple(k.extra_width(layout.hidden_size, layout.proj_size) for k in layout.kernels)
     extra_shape = (steps if keep else 1, batch, directions, max(extras))
-    tape = LayerTape(x, gates, states, _buffer(scratch, "extra", extra_shape, x.dtype), extras)
+    extra = workspace.cleared("extra", extra_shape, x.dtype, zero)
+    tape = LayerTape(x, gates, states, extra, extras)
 
     def run(d: int) -> None:
         kernel, w, reverse = layout.kernels[d], weights.directions[d], layout.reverse(d)
@@ -371,7 +378,7 @@ def _run_layer(
             if whole:
                 rows = [gates[t, :, d] for t in times]
             else:
-                out = _scratch(scratch, f"chunk{d}", ((t1 - t0) * batch, gate_width), x.dtype)
+                out = workspace.take(f"chunk{d}", ((t1 - t0) * batch, gate_width), x.dtype)
                 chunk = list(_project(x[t0:t1], weights.w_ih_t[:, columns], b, out))
                 rows = chunk[::-1] if reverse else chunk
             planned = _steps(lane, reverse, times, sizes, rows, None if keep else 0)
@@ -391,16 +398,26 @@ def _run_layer(
 
 
 def _outside_the_record(
-    output: Array | tuple[Array, Array], padding: np.ndarray | None
+    output: Array | tuple[Array, Array], padding: np.ndarray | None, space: Workspace | None
 ) -> Array | tuple[Array, Array]:
-    """A training-mode layer output that shares no memory with the record, zero at padded
-    positions (where the buffer may hold a backward direction's initial state)."""
+    """A training-mode layer output that shares no memory with the states it was read
+    from, zero at padded positions (where the buffer may hold a backward direction's
+    initial state). A copy goes into `space` when given (the next layer's input, part of
+    the record), else into fresh memory (the output returned to the caller)."""
     parts: tuple[Array, ...] = output if isinstance(output, tuple) else (output,)
-    parts = tuple(p.copy() if p.base is not None else p for p in parts)
+    parts = tuple(
+        p if p.base is None else p.copy() if space is None else _copy(p, space) for p in parts
+    )
     if padding is not None:
         for part in parts:
             part[padding] = 0
     return (parts[0], parts[1]) if len(parts) == 2 else parts[0]
+
+
+def _copy(a: Array, space: Workspace) -> Array:
+    copy = space.take("output", a.shape, a.dtype)
+    np.copyto(copy, a)
+    return copy
 
 
 def forward(
@@ -413,7 +430,7 @@ def forward(
     dropout: float = 0.0,
     rng: np.random.Generator | None = None,
     keep: bool = False,
-    workspace: Workspace | None = None,
+    workspace: Workspace,
     out: Array | None = None,
 ) -> tuple[Array | tuple[Array, Array], tuple[Array, ...], Tape | None]:
     """Run a stack of recurrent layers over a batch of sequences.
@@ -434,8 +451,10 @@ def forward(
         Draws the dropout masks; required when `dropout` > 0.
     keep : bool
         Record a `Tape` for the backward pass.
-    workspace : Workspace, optional
-        Where to take scratch arrays from (evaluation mode only).
+    workspace : Workspace
+        Where the pass takes its arrays from. Recording, they stay in use until the
+        backward pass, so hand the same workspace to the next recorded pass only once
+        the tape has been used or dropped.
     out : ndarray, shape (L+2, N, D, P), optional
         Evaluation mode: the first layer's state buffer, whose slots ``1..L`` become the
         output (a caller running parts of a batch at once hands each its rows of one).
@@ -450,7 +469,7 @@ def forward(
     tape : Tape or None
         The record of the pass, when `keep`.
     """
-    tape = Tape(schedule) if keep else None
+    tape = Tape(schedule, workspace) if keep else None
     padding = schedule.padding()
     finals: list[tuple[Array, ...]] = []
     reuse = out
@@ -458,7 +477,8 @@ def forward(
     for layer, w in enumerate(weights):
         rows = slice(layer * len(layout.kernels), (layer + 1) * len(layout.kernels))
         init = tuple(s[rows] for s in initial)
-        layer_tape, final = _run_layer(layout, w, x, init, schedule, keep, workspace, reuse)
+        space = workspace.layer(layer) if keep else workspace
+        layer_tape, final = _run_layer(layout, w, x, init, schedule, keep, space, reuse)
         finals.append(final)
         emitted = layer_tape.states[0][1 : schedule.steps + 1]  # (L, N, D, P)
         if not keep:
@@ -466,16 +486,17 @@ def forward(
             if padding is not None:
                 emitted[padding] = 0
         output = merge(emitted, layout.merge_mode)
+        inner = layer < len(weights) - 1
         if keep:
-            output = _outside_the_record(output, padding)
-        if dropout and layer < len(weights) - 1:
+            output = _outside_the_record(output, padding, space if inner else None)
+        if dropout and inner:
             assert rng is not None and not isinstance(output, tuple)
             keep_prob = 1.0 - dropout
             mask = (rng.random(output.shape) < keep_prob).astype(output.dtype)
             if keep_prob:
                 mask /= keep_prob
             layer_tape.mask = mask
-            output = output * mask
+            output *= mask  # a copy outside the states, or merge's own array
         if tape is not None:
             tape.layers.append(layer_tape)
         if not isinstance(output, tuple):
@@ -504,6 +525,7 @@ def _backward_direction(
     d_emitted: Array,
     carry: list[Array],
     d_gates: Array,
+    space: Workspace,
 ) -> HiddenGrads:
     """BPTT through one direction of one layer; `carry` enters as the gradient of the
     final states and leaves as that of the initial states."""
@@ -511,17 +533,47 @@ def _backward_direction(
     # d(h W_hh^T) of every step: d_gates itself, (L, N, G*H), unless the kernel keeps its own
     if kernel.separate_hidden_grad:
         width = kernel.hidden_grad_width(d_gates.shape[3] // kernel.gates)
-        d_hidden = np.zeros((steps, batch, width), d_gates.dtype)
+        shape = (steps, batch, width)
+        d_hidden = space.cleared(f"d_hidden{d}", shape, d_gates.dtype, not schedule.full)
     else:
         d_hidden = d_gates[:, :, d]
     w_hr = None if w.w_hr is None else np.zeros_like(w.w_hr)
-    times = list(reversed(schedule.times(reverse)))
-    rows = [tape.gates[t, :, d] for t in times]
-    for t, step in zip(times, _steps(_lane(tape, d), reverse, times, schedule.sizes, rows, None)):
-        n = schedule.sizes[t]
-        carry[0][:n] += d_emitted[t, :n, d]
-        grads = StepGrads(tuple(c[:n] for c in carry), d_gates[t, :n, d], d_hidden[t, :n], w_hr)
-        kernel.backward(step, grads, w)
+    sizes, lane, blocks = schedule.sizes, _lane(tape, d), kernel.factor_width()
+    hidden = d_gates.shape[3] // kernel.gates
+    work = space.take(f"work{d}", (batch, 2 * d_gates.shape[3]), d_gates.dtype)
+    d_state = tuple(carry)  # views of the whole batch, updated in place
+    # backwards in time: the chunks of steps, and the steps in each, in reverse order
+    for t0, t1 in _chunks(schedule.live, batch, not reverse, whole=False):
+        times = range(t0, t1) if reverse else range(t1 - 1, t0 - 1, -1)
+        factors = space.take(f"factors{d}", (t1 - t0, batch, blocks, hidden), d_gates.dtype)
+        if blocks:
+            first = t0 + 2 if reverse else t0  # the slot the chunk's first step reads
+            chunk = Step(
+                tape.gates[t0:t1, :, d],
+                tuple(s[first : first + t1 - t0, :, d] for s in tape.states),
+                tuple(s[t0 + 1 : t1 + 1, :, d] for s in tape.states),
+                tape.extra[t0:t1, :, d, : tape.extra_widths[d]],
+            )
+            kernel.backward_factors(chunk, factors)
+        rows = [tape.gates[t, :, d] for t in times]
+        views = zip(
+            _steps(lane, reverse, times, sizes, rows, None),
+            [sizes[t] for t in times],
+            [d_emitted[t, :, d] for t in times],
+            [d_gates[t, :, d] for t in times],
+            [d_hidden[t] for t in times],
+            [factors[t - t0] for t in times],
+        )
+        for step, n, d_out, d_g, d_h, f in views:
+            if n == batch:
+                grads = StepGrads(d_state, d_g, d_h, w_hr, f, work)
+            else:
+                rows_n = tuple(c[:n] for c in d_state)
+                grads = StepGrads(rows_n, d_g[:n], d_h[:n], w_hr, f[:n], work[:n])
+                d_out = d_out[:n]
+            dh = grads.d_state[0]
+            dh += d_out
+            kernel.backward(step, grads, w)
     read, write = (
         _previous_slabs(tape, d, reverse),
         tuple(s[1 : steps + 1, :, d].reshape(steps * batch, s.shape[3]) for s in tape.states),
@@ -575,11 +627,12 @@ def backward(
         w, lt = weights[layer], tape.layers[layer]
         if lt.mask is not None:
             assert not isinstance(d_output, tuple)
-            d_output = d_output * lt.mask
+            d_output *= lt.mask  # the previous layer's (internal) input gradient
         steps, batch = lt.x.shape[:2]
         emitted = lt.states[0][1 : steps + 1]
         d_emitted = _unmerge(d_output, emitted, layout.merge_mode)
-        d_gates = np.zeros_like(lt.gates)  # (L, N, D, G*H)
+        space = tape.workspace.layer(layer)
+        d_gates = space.cleared("d_gates", lt.gates.shape, lt.gates.dtype, not schedule.full)
         carries = [[s[layer * directions + d].copy() for s in d_final] for d in range(directions)]
 
         def run(
@@ -589,6 +642,7 @@ def backward(
             d_emitted: Array = d_emitted,
             d_gates: Array = d_gates,
             carries: list[list[Array]] = carries,
+            space: Workspace = space,
         ) -> HiddenGrads:
             return _backward_direction(
                 layout.kernels[d],
@@ -600,6 +654,7 @@ def backward(
                 d_emitted,
                 carries[d],
                 d_gates,
+                space,
             )
 
         hidden = parallel_map(run, range(directions))  # the directions are independent
@@ -614,7 +669,11 @@ def backward(
                 hidden=hidden,
             )
         )
-        d_output = (flat @ w.w_ih).reshape(steps, batch, w.w_ih.shape[1])
+        # the input's gradient: the caller's at the first layer, else the layer below's
+        d_input = (
+            space.take("d_input", (steps * batch, w.w_ih.shape[1]), flat.dtype) if layer else None
+        )
+        d_output = np.dot(flat, w.w_ih, out=d_input).reshape(steps, batch, w.w_ih.shape[1])
     grads.reverse()
     assert not isinstance(d_output, tuple)
     return d_output, tuple(d_initial), grads

@@ -1,9 +1,10 @@
-"""What every model shares (rnn/module.py): evaluation-mode workspaces among them.
+"""What every model shares (rnn/_module.py): the workspaces among them.
 
 In evaluation mode a model keeps its scratch arrays between calls, one set per thread,
-and a layer writes its states over its own input. None of that may show: outputs of
-different calls never share memory, evaluation equals training mode, and threads sharing
-one model get their own answers.
+and a layer writes its states over its own input; in training mode the next record reuses
+the arrays of the last one. None of that may show: outputs of different calls never share
+memory, evaluation equals training mode, a reused record equals a fresh one, and threads
+sharing one model get their own answers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def test_evaluation_equals_training_and_calls_do_not_share_memory(kind: str, lay
     model = make(kind, 3, 4, num_layers=layers, bidirectional=True, dtype=np.float64, seed=0)
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal((7, 4, 3)) for _ in range(2)]
-    expected = [run(model, x) for x in xs]  # training mode: fresh arrays throughout
+    expected = [run(model, x) for x in xs]  # training mode
     model.eval()
     first = run(model, xs[0])
     second = run(model, xs[1])
@@ -40,6 +41,44 @@ def test_evaluation_equals_training_and_calls_do_not_share_memory(kind: str, lay
     assert not np.shares_memory(first[0], second[0])
     assert not np.shares_memory(first[1], second[1])
     np.testing.assert_array_equal(first[0], expected[0][0])  # unchanged by the second call
+
+
+def training_step(model: Any, x: np.ndarray, lengths: list[int] | None) -> list[np.ndarray]:
+    """Output, final states and every gradient of one step of the loss sum(output * 0.5)."""
+    output, final = model(x, lengths=lengths)
+    grads = model.backward(np.full_like(output, 0.5))
+    states = final if isinstance(final, tuple) else (final,)
+    return [output, *states, *(grads[name] for name in sorted(grads))]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_training_pass_reuses_the_last_record_and_equals_a_fresh_one(
+    kind: str, bidirectional: bool
+) -> None:
+    options: dict[str, Any] = {"num_layers": 2, "bidirectional": bidirectional, "dropout": 0.3}
+    reused = make(kind, 3, 4, dtype=np.float64, seed=0, **options)
+    fresh = make(kind, 3, 4, dtype=np.float64, seed=0, **options)
+    rng = np.random.default_rng(3)
+    # padding after none and none after padding (a buffer must not keep old values), then
+    # a new shape
+    passes = [
+        (rng.standard_normal((7, 4, 3)), None),
+        (rng.standard_normal((7, 4, 3)), LENGTHS),
+        (rng.standard_normal((7, 4, 3)), None),
+        (rng.standard_normal((5, 2, 3)), [5, 2]),
+    ]
+    kept = []
+    for x, lengths in passes:
+        fresh.eval().train()  # leaving training mode drops the kept arrays: all new
+        want = training_step(fresh, x, lengths)
+        got = training_step(reused, x, lengths)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+        kept.append((got, [w.copy() for w in want]))
+    for got, want in kept:  # nothing a step returned was written by a later step
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
 
 
 def test_threads_sharing_a_model_get_their_own_answers() -> None:
