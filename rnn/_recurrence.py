@@ -2,8 +2,9 @@ r"""The recurrence driver: runs any kernel over time, layers, directions and len
 
 This is the only time loop in the package. For each layer it
 
-1. projects the whole input sequence at once, one matrix product for every direction:
-   ``gates = x.reshape(L*N, H_in) @ W_ih^T + b``, viewed as ``(L, N, D, G*H)``;
+1. projects the whole input sequence at once, one matrix product per direction:
+   ``gates = x.reshape(L*N, H_in) @ W_ih^T + b``, viewed as ``(L, N, D, G*H)`` (in
+   evaluation mode a one-direction layer does this a chunk of steps at a time);
 2. runs each direction's kernel step by step, forwards in time or backwards, writing each
    new state straight into the layer's state buffer;
 3. merges the directions (concatenated by default) and hands the result to the next layer,
@@ -262,10 +263,11 @@ def _project(x: Array, w_t: Array, b: Array | None, out: Array) -> Array:
     """``x @ w_t + b`` into `out`: the input projection of the steps `x` holds.
 
     `x` is (T, N, H_in), `w_t` (H_in, width) (possibly one direction's columns of
-    ``LayerWeights.w_ih_t``), `out` (T*N, width); returns `out` viewed as (T, N, width).
+    ``LayerWeights.w_ih_t``), `out` (T*N, width), possibly columns of a wider array (a
+    matrix product writes rows at any stride); returns `out` viewed as (T, N, width).
     """
     steps, batch = x.shape[:2]
-    np.dot(x.reshape(steps * batch, x.shape[2]), w_t, out=out)
+    np.matmul(x.reshape(steps * batch, x.shape[2]), w_t, out=out)
     if b is not None:
         out += b
     return out.reshape(steps, batch, w_t.shape[1])
@@ -334,17 +336,27 @@ def _run_layer(
     ring of two slots, and `reuse`, if given, becomes the buffer of ``h``: a layer writes
     its states over its own input. A step overwrites only input that it has already
     projected, and a bidirectional layer, whose other direction still reads that input,
-    projects all of it first.
+    projects all of it first. Each direction projects its own columns in a thread of its
+    own: one matrix product on several BLAS threads would leave the BLAS's worker
+    threads spinning, for a while after it returns, on the cores the directions then
+    run on.
     """
     steps, batch = x.shape[:2]
     directions = len(layout.kernels)
     gate_width = weights.w_ih_t.shape[1] // directions
+    columns = [slice(d * gate_width, (d + 1) * gate_width) for d in range(directions)]
     zero = keep and not schedule.full
     whole = keep or directions > 1
+    biases = [None if weights.b_x is None else weights.b_x[c] for c in columns]
     if whole:
         flat = workspace.take("gates", (steps * batch, directions * gate_width), x.dtype)
-        gates = _project(x, weights.w_ih_t, weights.b_x, flat)
-        gates = gates.reshape(steps, batch, directions, gate_width)
+
+        def project(d: int) -> None:
+            _project(x, weights.w_ih_t[:, columns[d]], biases[d], flat[:, columns[d]])
+
+        # before any state is written: in evaluation mode, states overwrite the input
+        parallel_map(project, range(directions))
+        gates = flat.reshape(steps, batch, directions, gate_width)
     else:
         gates = np.empty((0, batch, directions, gate_width), x.dtype)  # projected by chunks
     widths = layout.state_sizes
@@ -371,15 +383,13 @@ def _run_layer(
         _place_initial(states, initial, schedule, d, reverse)
         lane, sizes = _lane(tape, d), schedule.sizes
         work = np.empty((batch, w.w_hh_t.shape[1]), x.dtype)
-        columns = slice(d * gate_width, (d + 1) * gate_width)
-        b = None if weights.b_x is None else weights.b_x[columns]
         for t0, t1 in _chunks(schedule.live, batch, reverse, whole):
             times = range(t1 - 1, t0 - 1, -1) if reverse else range(t0, t1)
             if whole:
                 rows = [gates[t, :, d] for t in times]
             else:
                 out = workspace.take(f"chunk{d}", ((t1 - t0) * batch, gate_width), x.dtype)
-                chunk = list(_project(x[t0:t1], weights.w_ih_t[:, columns], b, out))
+                chunk = list(_project(x[t0:t1], weights.w_ih_t[:, columns[d]], biases[d], out))
                 rows = chunk[::-1] if reverse else chunk
             planned = _steps(lane, reverse, times, sizes, rows, None if keep else 0)
             if schedule.full:
