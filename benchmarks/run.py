@@ -9,8 +9,9 @@ the reported figures are medians over rounds, of the times and of the per-round
 ratios ``rnn / other``. Every implementation's output is checked against `rnn`'s
 before anything is timed. ``--threads 2`` instead gives each library its own worker
 process with two threads (and `rnn` a second one with one thread) and interleaves rounds
-across the workers. The ``dask`` section times `rnn.dask_forward` on local clusters of
-one and of two worker processes.
+across the workers, letting each worker's idle threads settle before the next one's
+turn. The ``dask`` section times `rnn.dask_forward` on local clusters of one and of two
+worker processes.
 """
 
 from __future__ import annotations
@@ -143,6 +144,12 @@ class Local:
             gc.enable()
 
 
+SETTLE = 0.25
+"""Seconds a worker process waits before each timing: the implementation timed just before
+it, in another process, leaves its idle BLAS or OpenMP threads spinning for a while
+(OpenBLAS's about 2**28 cycles) on the cores this one is about to use."""
+
+
 class Remote:
     """Times an implementation running in a worker process (``--worker``)."""
 
@@ -161,6 +168,7 @@ class Remote:
 
     def time(self, number: int) -> float:
         assert self.proc.stdin is not None
+        time.sleep(SETTLE)
         self.proc.stdin.write(f"{number}\n")
         self.proc.stdin.flush()
         return float(self._read())

@@ -317,18 +317,19 @@ class Module:
                 copy[padding] = 0
             x = copy
         initial = tuple(_take(s, order) for s in initial)
-        output, final, tape = _recurrence.forward(
-            self._layout,
-            self._prepared(),
-            x,
-            initial,
-            schedule,
-            dropout=self.dropout if self.training else 0.0,
-            rng=self._rng,
-            keep=self.training,
-            workspace=workspace,
-            out=out,
-        )
+        with _recurrence.blas_for(self._layout, x.shape[1]):
+            output, final, tape = _recurrence.forward(
+                self._layout,
+                self._prepared(),
+                x,
+                initial,
+                schedule,
+                dropout=self.dropout if self.training else 0.0,
+                rng=self._rng,
+                keep=self.training,
+                workspace=workspace,
+                out=out,
+            )
         if tape is not None:
             tape.batched = batched
         self._tape = tape
@@ -368,12 +369,13 @@ class Module:
             d_output = (_take(d_output[0], order), _take(d_output[1], order))
         else:
             d_output = _take(d_output, order)
-        d_x, d_initial, grads = _recurrence.backward(
-            self._layout,
-            self._prepared(),
-            tape,
-            d_output,
-            tuple(_take(s, order) for s in d_final),
-        )
+        with _recurrence.blas_for(self._layout, len(tape.schedule.lengths)):
+            d_x, d_initial, grads = _recurrence.backward(
+                self._layout,
+                self._prepared(),
+                tape,
+                d_output,
+                tuple(_take(s, order) for s in d_final),
+            )
         d_initial = tuple(_take(s, inverse) for s in d_initial)
         return _take(d_x, inverse), d_initial, named_gradients(self._layout, grads)

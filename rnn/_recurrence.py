@@ -4,7 +4,7 @@ This is the only time loop in the package. For each layer it
 
 1. projects the whole input sequence at once, one matrix product per direction:
    ``gates = x.reshape(L*N, H_in) @ W_ih^T + b``, viewed as ``(L, N, D, G*H)`` (in
-   evaluation mode a one-direction layer does this a chunk of steps at a time);
+   evaluation mode, a chunk of steps at a time, just before running them);
 2. runs each direction's kernel step by step, forwards in time or backwards, writing each
    new state straight into the layer's state buffer;
 3. merges the directions (concatenated by default) and hands the result to the next layer,
@@ -26,16 +26,19 @@ sequence's length are never read: the caller's padding is zeroed before the proj
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
 from rnn._kernels import DirectionWeights, HiddenGrads, Kernel, Step, StepGrads
 from rnn._parameters import LayerGrads, LayerWeights, Layout
-from rnn._threads import parallel_map
+from rnn._threads import blas_share, parallel_map
 from rnn._types import Array
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,39 @@ def _project(x: Array, w_t: Array, b: Array | None, out: Array) -> Array:
     return out.reshape(steps, batch, w_t.shape[1])
 
 
+PARALLEL_ELEMENTS = 1 << 14
+"""Rows times hidden size from which a bidirectional layer runs its directions in two
+threads. Below it a step's numpy calls are so short that two threads contending for the
+GIL between them cost more than they gain (the benchmark's small-bi size, 32 x 128: the
+GRU 7 % slower with two threads, the LSTM 2 %)."""
+
+SMALL_PRODUCT = 1 << 22
+"""Multiply-adds (rows x P x G*H) of a step's recurrent product below which a pass keeps
+numpy's BLAS on one thread: OpenBLAS's threads cost more than they save on products that
+small (the benchmark's small size, 32 x 128 x 128 to 512, ran 1.9 to 9 times slower with
+two BLAS threads than with one)."""
+
+
+def _directions_at_once(layout: Layout, batch: int) -> bool:
+    """Whether a layer's directions run in parallel threads (`PARALLEL_ELEMENTS`)."""
+    return len(layout.kernels) > 1 and batch * layout.hidden_size >= PARALLEL_ELEMENTS
+
+
+def blas_for(layout: Layout, batch: int) -> AbstractContextManager[None]:
+    """Where a pass over `batch` rows runs: BLAS on one thread for a small recurrent
+    product (`SMALL_PRODUCT`), else as `rnn.set_num_threads` set it."""
+    product = batch * layout.state_sizes[0] * layout.kernels[0].gates * layout.hidden_size
+    return blas_share(1) if product < SMALL_PRODUCT else nullcontext()
+
+
+def _each_direction(fn: Callable[[int], R], layout: Layout, batch: int) -> list[R]:
+    """``[fn(d) for d in directions]``, in parallel threads where it pays."""
+    directions = range(len(layout.kernels))
+    if _directions_at_once(layout, batch):
+        return parallel_map(fn, directions)
+    return [fn(d) for d in directions]
+
+
 CHUNK_ROWS = 512
 """Rows (steps x batch) of one chunk of the evaluation-mode input projection: enough for an
 efficient matrix product, small enough that the chunk costs a fraction of the output."""
@@ -324,29 +360,29 @@ def _run_layer(
     schedule: Schedule,
     keep: bool,
     workspace: Workspace,
-    reuse: Array | None,
+    h_out: Array | None,
 ) -> tuple[LayerTape, tuple[Array, ...]]:
     """Run one layer, every direction; return its record and final states (D, N, width).
 
-    Every array but the first layer's evaluation-mode output comes from the `workspace`.
-    Recording (`keep`), the projection of every step is kept (the backward pass reads the
-    gates) and so is every state; with padding, those buffers start at zero, since the
-    backward pass reads them whole. In evaluation mode a one-direction layer projects its
-    input a chunk of steps at a time, just before running them, LSTM's cell state is a
-    ring of two slots, and `reuse`, if given, becomes the buffer of ``h``: a layer writes
-    its states over its own input. A step overwrites only input that it has already
-    projected, and a bidirectional layer, whose other direction still reads that input,
-    projects all of it first. Each direction projects its own columns in a thread of its
-    own: one matrix product on several BLAS threads would leave the BLAS's worker
-    threads spinning, for a while after it returns, on the cores the directions then
-    run on.
+    Every array but the evaluation-mode output comes from the `workspace`. Recording
+    (`keep`), the projection of every step is kept (the backward pass reads the gates)
+    and so is every state; with padding, those buffers start at zero, since the backward
+    pass reads them whole. In evaluation mode each direction projects its input a chunk
+    of steps at a time, just before running them, LSTM's cell state is a ring of two
+    slots, and `h_out`, if given, becomes the buffer of ``h`` (else fresh memory, the
+    output). `forward` hands a one-direction layer its own input's buffer, since a step
+    overwrites only input that has been projected, and a bidirectional layer, whose
+    directions read the input from both ends, another buffer. Each direction projects in
+    a thread of its own: one matrix product on several BLAS threads would leave the
+    BLAS's worker threads spinning, for a while after it returns, on the cores the
+    directions then run on.
     """
     steps, batch = x.shape[:2]
     directions = len(layout.kernels)
     gate_width = weights.w_ih_t.shape[1] // directions
     columns = [slice(d * gate_width, (d + 1) * gate_width) for d in range(directions)]
     zero = keep and not schedule.full
-    whole = keep or directions > 1
+    whole = keep
     biases = [None if weights.b_x is None else weights.b_x[c] for c in columns]
     if whole:
         flat = workspace.take("gates", (steps * batch, directions * gate_width), x.dtype)
@@ -354,8 +390,7 @@ def _run_layer(
         def project(d: int) -> None:
             _project(x, weights.w_ih_t[:, columns[d]], biases[d], flat[:, columns[d]])
 
-        # before any state is written: in evaluation mode, states overwrite the input
-        parallel_map(project, range(directions))
+        _each_direction(project, layout, batch)
         gates = flat.reshape(steps, batch, directions, gate_width)
     else:
         gates = np.empty((0, batch, directions, gate_width), x.dtype)  # projected by chunks
@@ -363,10 +398,10 @@ def _run_layer(
     h_shape = (steps + 2, batch, directions, widths[0])
     if keep:
         h = workspace.cleared("h", h_shape, x.dtype, zero)
-    elif reuse is None:  # the first layer's h becomes the output: fresh memory, not scratch
+    elif h_out is None:  # the output: fresh memory, not scratch
         h = np.empty(h_shape, x.dtype)
     else:
-        h = reuse
+        h = h_out
     slots = steps + 2 if keep else 2
     states = (
         h,
@@ -399,7 +434,7 @@ def _run_layer(
                 for step in planned:
                     kernel.forward(step, w, work[: len(step.g)])
 
-    parallel_map(run, range(directions))  # the directions are independent
+    _each_direction(run, layout, batch)  # the directions are independent
     final = tuple(
         np.stack([_final(s, schedule, d, layout.reverse(d)) for d in range(directions)])
         for s in states
@@ -425,6 +460,7 @@ def _outside_the_record(
 
 
 def _copy(a: Array, space: Workspace) -> Array:
+    """A copy of `a` in `space`'s array for a layer's output."""
     copy = space.take("output", a.shape, a.dtype)
     np.copyto(copy, a)
     return copy
@@ -465,9 +501,10 @@ def forward(
         Where the pass takes its arrays from. Recording, they stay in use until the
         backward pass, so hand the same workspace to the next recorded pass only once
         the tape has been used or dropped.
-    out : ndarray, shape (L+2, N, D, P), optional
-        Evaluation mode: the first layer's state buffer, whose slots ``1..L`` become the
-        output (a caller running parts of a batch at once hands each its rows of one).
+    out : ndarray, shape (L+2, N, 1, P), optional
+        Evaluation mode, one direction: the first layer's state buffer, whose slots
+        ``1..L`` become the output (every layer writes its states over its input there;
+        a caller running parts of a batch at once hands each its rows of one).
 
     Returns
     -------
@@ -482,21 +519,25 @@ def forward(
     tape = Tape(schedule, workspace) if keep else None
     padding = schedule.padding()
     finals: list[tuple[Array, ...]] = []
-    reuse = out
+    directions, last = len(layout.kernels), len(weights) - 1
+    h_out = out
     output: Array | tuple[Array, Array] = x
     for layer, w in enumerate(weights):
-        rows = slice(layer * len(layout.kernels), (layer + 1) * len(layout.kernels))
+        rows = slice(layer * directions, (layer + 1) * directions)
         init = tuple(s[rows] for s in initial)
         space = workspace.layer(layer) if keep else workspace
-        layer_tape, final = _run_layer(layout, w, x, init, schedule, keep, space, reuse)
+        if not keep and directions > 1:  # states never overwrite this layer's input
+            shape = (schedule.steps + 2, x.shape[1], directions, layout.state_sizes[0])
+            h_out = None if layer == last else workspace.take(f"h{layer % 2}", shape, x.dtype)
+        layer_tape, final = _run_layer(layout, w, x, init, schedule, keep, space, h_out)
         finals.append(final)
         emitted = layer_tape.states[0][1 : schedule.steps + 1]  # (L, N, D, P)
         if not keep:
-            reuse = layer_tape.states[0]  # the next layer's states overwrite this output
+            h_out = layer_tape.states[0]  # one direction: the next layer's states overwrite it
             if padding is not None:
                 emitted[padding] = 0
         output = merge(emitted, layout.merge_mode)
-        inner = layer < len(weights) - 1
+        inner = layer < last
         if keep:
             output = _outside_the_record(output, padding, space if inner else None)
         if dropout and inner:
@@ -667,7 +708,7 @@ def backward(
                 space,
             )
 
-        hidden = parallel_map(run, range(directions))  # the directions are independent
+        hidden = _each_direction(run, layout, batch)  # the directions are independent
         for d, carry in enumerate(carries):
             for d_init, c in zip(d_initial, carry):
                 d_init[layer * directions + d] = c

@@ -132,8 +132,12 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 
 @contextmanager
-def _blas_share(threads: int) -> Iterator[None]:
-    """BLAS at `threads` threads while inside; as before when the last caller leaves."""
+def blas_share(threads: int) -> Iterator[None]:
+    """BLAS at `threads` threads while inside; as before when the last caller leaves.
+
+    The setting is the process's: a thread that enters lowers it for every thread until
+    the last one inside leaves (the first to enter sets it; nested entries keep it).
+    """
     global _blas_users, _blas_saved
     with _lock:
         _blas_users += 1
@@ -208,7 +212,7 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         finally:
             _inside.active = False
 
-    with _blas_share(max(1, threads // workers)):
+    with blas_share(max(1, threads // workers)):
         pool = _executor(threads - 1)
         futures = [pool.submit(drain) for _ in range(workers - 1)]
         drain()

@@ -1,7 +1,9 @@
 """The driver's use of threads (`rnn.set_num_threads`): same answers as one thread.
 
-- The two directions of a bidirectional layer run at once: every matrix product keeps
-  its shape, so results are bit for bit those of one thread, forward and backward.
+- The two directions of a bidirectional layer run at once where a step's calls are long
+  enough to pay (`PARALLEL_ELEMENTS`): every matrix product keeps its shape, so results
+  are bit for bit those of one thread, forward and backward.
+- A pass whose recurrent product is small keeps the BLAS on one thread (`SMALL_PRODUCT`).
 - In evaluation mode a one-direction model splits a large batch into one part per
   thread. A matrix product over fewer rows may round its last bit differently in
   OpenBLAS, so results agree to a few units in the last place, not bit for bit.
@@ -16,6 +18,7 @@ import pytest
 from layer_kinds import KINDS, make
 
 import rnn
+from rnn import _recurrence
 from rnn._module import PART_ROWS
 from rnn._recurrence import Schedule
 
@@ -40,8 +43,12 @@ def run_with(count: int, model: object, *args: object, **kwargs: object) -> list
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_bidirectional_with_two_threads_is_bit_for_bit_one_thread(kind: str, threads: None) -> None:
+def test_bidirectional_with_two_threads_is_bit_for_bit_one_thread(
+    kind: str, threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_recurrence, "PARALLEL_ELEMENTS", 1)  # parallel at this size too
     model = make(kind, 3, 6, num_layers=2, bidirectional=True, dtype=np.float64, seed=0)
+    assert _recurrence._directions_at_once(model._layout, 5)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 5, 3))
     results = []
@@ -69,6 +76,41 @@ def test_a_split_batch_agrees_with_one_thread(
     one, two = run_with(1, model, x, lengths=lens), run_with(2, model, x, lengths=lens)
     for a, b in zip(one, two):
         np.testing.assert_allclose(b, a, rtol=1e-14, atol=1e-15)
+
+
+def test_directions_run_at_once_only_where_the_calls_are_long_enough() -> None:
+    small = rnn.GRU(64, 128, bidirectional=True)._layout  # the benchmark's small-bi
+    medium = rnn.GRU(256, 512, bidirectional=True)._layout  # and medium-bi
+    assert not _recurrence._directions_at_once(small, 32)
+    assert _recurrence._directions_at_once(medium, 64)
+    assert not _recurrence._directions_at_once(rnn.GRU(256, 512)._layout, 64)  # one direction
+
+
+def blas_threads_during_forward(model: object, x: np.ndarray) -> int:
+    """The BLAS threads numpy's OpenBLAS runs with inside a forward pass of `model`."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+    forward = _recurrence.forward
+
+    def spy(*args: object, **kwargs: object) -> object:
+        info = threadpoolctl.threadpool_info()
+        seen.append(max(i["num_threads"] for i in info if i["user_api"] == "blas"))
+        return forward(*args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_recurrence, "forward", spy)
+        model(x)  # type: ignore[operator]
+    return seen[0]
+
+
+def test_a_small_recurrent_product_keeps_the_blas_on_one_thread(threads: None) -> None:
+    rnn.set_num_threads(2)
+    rng = np.random.default_rng(3)
+    small = rnn.GRU(64, 128, dtype=np.float32).eval()  # 32 x 128 x 384 per step
+    assert blas_threads_during_forward(small, rng.random((3, 32, 64), np.float32)) == 1
+    medium = rnn.GRU(16, 512, dtype=np.float32).eval()  # 16 x 512 x 1536 per step
+    assert blas_threads_during_forward(medium, rng.random((2, 16, 16), np.float32)) == 2
+    assert blas_threads_during_forward(small, rng.random((3, 32, 64), np.float32)) == 1
 
 
 def test_the_batch_is_split_only_where_it_can_be(threads: None) -> None:
