@@ -35,7 +35,7 @@ import numpy as np
 
 from rnn._kernels import DirectionWeights, HiddenGrads, Kernel, Step, StepGrads
 from rnn._parameters import LayerGrads, LayerWeights, Layout
-from rnn._threads import blas_share, parallel_map
+from rnn._threads import blas_share, get_num_threads, parallel_map
 from rnn._types import Array
 
 R = TypeVar("R")
@@ -296,9 +296,11 @@ def _directions_at_once(layout: Layout, batch: int) -> bool:
 
 def blas_for(layout: Layout, batch: int) -> AbstractContextManager[None]:
     """Where a pass over `batch` rows runs: BLAS on one thread for a small recurrent
-    product (`SMALL_PRODUCT`), else as `rnn.set_num_threads` set it."""
+    product (`SMALL_PRODUCT`), else as `rnn.set_num_threads` set it (one thread there
+    too when it set one: then nothing needs changing)."""
     product = batch * layout.state_sizes[0] * layout.kernels[0].gates * layout.hidden_size
-    return blas_share(1) if product < SMALL_PRODUCT else nullcontext()
+    small = product < SMALL_PRODUCT and get_num_threads() > 1
+    return blas_share(1) if small else nullcontext()
 
 
 def _each_direction(fn: Callable[[int], R], layout: Layout, batch: int) -> list[R]:

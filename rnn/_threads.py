@@ -70,7 +70,10 @@ def set_num_threads(n: int) -> None:
     environment variable read at start-up).
 
     While `rnn` runs parts of a call in parallel, it lowers the BLAS threads so that the
-    parts together use ``n`` threads, and restores them afterwards.
+    parts together use ``n`` threads, and restores them afterwards. It uses threads only
+    where they pay: a pass whose per-step recurrent product is small keeps the BLAS on
+    one thread, and a bidirectional layer runs its directions at once only when a step's
+    work is large enough (the limits are on the Performance page).
 
     Parameters
     ----------
