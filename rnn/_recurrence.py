@@ -558,13 +558,16 @@ def forward(
     return output, final_states, tape
 
 
-def _previous_slabs(tape: LayerTape, d: int, reverse: bool) -> tuple[Array, ...]:
-    """The states every step of direction `d` read, flattened to (L*N, width)."""
-    steps = tape.gates.shape[0]
-    start = 2 if reverse else 0
-    batch = tape.gates.shape[1]
-    return tuple(
-        s[start : start + steps, :, d].reshape(steps * batch, s.shape[3]) for s in tape.states
+def _record(tape: LayerTape, d: int, reverse: bool, t0: int, t1: int) -> Step:
+    """What steps ``t0 .. t1-1`` of direction `d` read and wrote (the slots `_slots`
+    names), each array of shape (t1 - t0, N, width)."""
+    read, write = _slots(reverse, t0)
+    count = t1 - t0
+    return Step(
+        tape.gates[t0:t1, :, d],
+        tuple(s[read : read + count, :, d] for s in tape.states),
+        tuple(s[write : write + count, :, d] for s in tape.states),
+        tape.extra[t0:t1, :, d, : tape.extra_widths[d]],
     )
 
 
@@ -583,31 +586,23 @@ def _backward_direction(
     """BPTT through one direction of one layer; `carry` enters as the gradient of the
     final states and leaves as that of the initial states."""
     steps, batch = tape.gates.shape[:2]
+    units = d_gates.shape[3] // kernel.gates  # H
     # d(h W_hh^T) of every step: d_gates itself, (L, N, G*H), unless the kernel keeps its own
     if kernel.separate_hidden_grad:
-        width = kernel.hidden_grad_width(d_gates.shape[3] // kernel.gates)
-        shape = (steps, batch, width)
+        shape = (steps, batch, kernel.hidden_grad_width(units))
         d_hidden = space.cleared(f"d_hidden{d}", shape, d_gates.dtype, not schedule.full)
     else:
         d_hidden = d_gates[:, :, d]
     w_hr = None if w.w_hr is None else np.zeros_like(w.w_hr)
     sizes, lane, blocks = schedule.sizes, _lane(tape, d), kernel.factor_width()
-    hidden = d_gates.shape[3] // kernel.gates
     work = space.take(f"work{d}", (batch, 2 * d_gates.shape[3]), d_gates.dtype)
     d_state = tuple(carry)  # views of the whole batch, updated in place
     # backwards in time: the chunks of steps, and the steps in each, in reverse order
     for t0, t1 in _chunks(schedule.live, batch, not reverse, whole=False):
         times = range(t0, t1) if reverse else range(t1 - 1, t0 - 1, -1)
-        factors = space.take(f"factors{d}", (t1 - t0, batch, blocks, hidden), d_gates.dtype)
+        factors = space.take(f"factors{d}", (t1 - t0, batch, blocks, units), d_gates.dtype)
         if blocks:
-            first = t0 + 2 if reverse else t0  # the slot the chunk's first step reads
-            chunk = Step(
-                tape.gates[t0:t1, :, d],
-                tuple(s[first : first + t1 - t0, :, d] for s in tape.states),
-                tuple(s[t0 + 1 : t1 + 1, :, d] for s in tape.states),
-                tape.extra[t0:t1, :, d, : tape.extra_widths[d]],
-            )
-            kernel.backward_factors(chunk, factors)
+            kernel.backward_factors(_record(tape, d, reverse, t0, t1), factors)
         rows = [tape.gates[t, :, d] for t in times]
         views = zip(
             _steps(lane, reverse, times, sizes, rows, None),
@@ -627,16 +622,18 @@ def _backward_direction(
             dh = grads.d_state[0]
             dh += d_out
             kernel.backward(step, grads, w)
-    read, write = (
-        _previous_slabs(tape, d, reverse),
-        tuple(s[1 : steps + 1, :, d].reshape(steps * batch, s.shape[3]) for s in tape.states),
-    )
+    every = _record(tape, d, reverse, 0, steps)
+
+    def flat(a: Array) -> Array:
+        """(L, N, width) as (L*N, width)."""
+        return a.reshape(steps * batch, a.shape[-1])
+
     hidden = kernel.weight_grads(
-        d_hidden.reshape(steps * batch, d_hidden.shape[2]),
-        d_gates[:, :, d].reshape(steps * batch, d_gates.shape[3]),
-        read,
-        write,
-        tape.extra[:, :, d, : tape.extra_widths[d]].reshape(steps * batch, tape.extra_widths[d]),
+        flat(d_hidden),
+        flat(d_gates[:, :, d]),
+        tuple(map(flat, every.prev)),
+        tuple(map(flat, every.new)),
+        flat(every.extra),
     )
     hidden.w_hr = w_hr
     return hidden
