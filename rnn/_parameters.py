@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -93,7 +94,7 @@ class Layout:
             self.directions * self.output_size if self.merge_mode == "concat" else self.output_size
         )
 
-    @property
+    @cached_property  # read a few times per call
     def state_sizes(self) -> tuple[int, ...]:
         """The width of each state: ``(P,)``, or ``(P, H)`` for the LSTM."""
         return (self.output_size, self.hidden_size)[: self.kernel.states]

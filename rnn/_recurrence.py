@@ -206,7 +206,7 @@ def _lane(tape: LayerTape, d: int) -> _Lane:
 def _steps(
     lane: _Lane,
     reverse: bool,
-    times: Sequence[int],
+    times: range,
     sizes: Sequence[int],
     gate_rows: Sequence[Array],
     extra_slot: int | None,
@@ -216,19 +216,27 @@ def _steps(
     Step ``t`` reads the slots `_slots` names (taken modulo each buffer's length), rows
     ``:n`` with ``n = sizes[t]``: its gate rows (``gate_rows``, aligned with `times`), its
     previous and new states, and ``extra`` at `extra_slot` (None: slot ``t``). The views
-    are built by zip and map over lists, so a step costs the loop little more than a call.
+    are picked by slicing lists, so a step costs the loop little more than a call.
     """
-    slots = [_slots(reverse, t) for t in times]
-    prev = zip(*[[s[read % len(s)] for read, _ in slots] for s in lane.states])
-    new = zip(*[[s[write % len(s)] for _, write in slots] for s in lane.states])
-    extra = (
-        [lane.extra[t] for t in times]
-        if extra_slot is None
-        else [lane.extra[extra_slot]] * len(times)
-    )
+    count, stride = len(times), times.step
+
+    def pick(views: list[Array], start: int) -> list[Array]:
+        """``views[start]``, ``views[start + stride]``, ... (`count` of them), modulo
+        ``len(views)``."""
+        last = start + stride * (count - 1)
+        low, high = min(start, last), max(start, last)
+        if high >= len(views):  # a ring of slots, gone round
+            return [views[i % len(views)] for i in range(start, last + stride, stride)]
+        picked = views[low : high + 1]
+        return picked[::-1] if stride < 0 else picked
+
+    read, write = _slots(reverse, times[0])
+    prev = zip(*[pick(s, read) for s in lane.states])
+    new = zip(*[pick(s, write) for s in lane.states])
+    extra = pick(lane.extra, times[0]) if extra_slot is None else [lane.extra[extra_slot]] * count
     steps = list(map(Step, gate_rows, prev, new, extra))
     batch = lane.batch
-    if all(sizes[t] == batch for t in times):
+    if sizes[max(times[0], times[-1])] == batch:  # sizes never grow: every step is full
         return steps
     return [_rows(step, sizes[t]) if sizes[t] < batch else step for step, t in zip(steps, times)]
 
@@ -253,12 +261,13 @@ def _place_initial(
 
 
 def _final(state: Array, schedule: Schedule, d: int, reverse: bool) -> Array:
-    """The state each sequence's last step wrote, shape (N, width)."""
-    final: Array = (
-        state[1, :, d].copy()
-        if reverse
-        else state[schedule.lengths % len(state), np.arange(len(schedule.lengths)), d]
-    )
+    """The state each sequence's last step wrote, shape (N, width); a view of `state`
+    unless the sequences end at different steps."""
+    if reverse:
+        return state[1, :, d]
+    if schedule.full:
+        return state[schedule.steps % len(state), :, d]
+    final: Array = state[schedule.lengths % len(state), np.arange(len(schedule.lengths)), d]
     return final
 
 
@@ -298,9 +307,10 @@ def blas_for(layout: Layout, batch: int) -> AbstractContextManager[None]:
     """Where a pass over `batch` rows runs: BLAS on one thread for a small recurrent
     product (`SMALL_PRODUCT`), else as `rnn.set_num_threads` set it (one thread there
     too when it set one: then nothing needs changing)."""
+    if get_num_threads() == 1:
+        return nullcontext()
     product = batch * layout.state_sizes[0] * layout.kernels[0].gates * layout.hidden_size
-    small = product < SMALL_PRODUCT and get_num_threads() > 1
-    return blas_share(1) if small else nullcontext()
+    return blas_share(1) if product < SMALL_PRODUCT else nullcontext()
 
 
 def _each_direction(fn: Callable[[int], R], layout: Layout, batch: int) -> list[R]:
@@ -437,8 +447,8 @@ def _run_layer(
                     kernel.forward(step, w, work[: len(step.g)])
 
     _each_direction(run, layout, batch)  # the directions are independent
-    final = tuple(
-        np.stack([_final(s, schedule, d, layout.reverse(d)) for d in range(directions)])
+    final = tuple(  # copies: np.array stacks the directions' views
+        np.array([_final(s, schedule, d, layout.reverse(d)) for d in range(directions)])
         for s in states
     )
     return tape, final
