@@ -554,6 +554,25 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
+def source_commit() -> str | None:
+    """The commit of the checkout being measured, with ``+`` when the tree has changes
+    (None outside a git checkout)."""
+    try:
+        git = ["git", "-C", str(HERE)]
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        status = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+" if status.stdout.strip() else "")
+
+
 def lscpu() -> dict[str, str]:
     """A few fields of ``lscpu`` (model, vendor, caches, threads per core), if it runs."""
     keep = ("Model name", "Vendor ID", "Thread(s) per core", "L1d", "L2", "L3", "Flags")
@@ -970,6 +989,7 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.time() - start
     results["run"] = {
         "argv": sys.argv[1:],
+        "commit": source_commit(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": round(elapsed, 1),
         "loadavg_before": [round(v, 2) for v in load],
