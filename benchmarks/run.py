@@ -555,15 +555,15 @@ def machine_facts() -> dict[str, Any]:
 
 
 def source_commit() -> str | None:
-    """The commit of the checkout being measured, with ``+`` when the tree has changes
-    (None outside a git checkout)."""
+    """The commit of the checkout being measured, with ``+`` when the code measured (the
+    package and these scripts) has uncommitted changes; None outside a git checkout."""
     try:
-        git = ["git", "-C", str(HERE)]
+        git = ["git", "-C", str(HERE.parent)]
         head = subprocess.run(
             [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         )
         status = subprocess.run(
-            [*git, "status", "--porcelain", "--untracked-files=no"],
+            [*git, "status", "--porcelain", "--untracked-files=no", "--", "rnn", "benchmarks/*.py"],
             capture_output=True,
             text=True,
             check=True,
@@ -966,7 +966,7 @@ def main(argv: list[str] | None = None) -> None:
         with LimitThreads(1):
             profile(args)
         return
-    start = time.time()
+    start, commit = time.time(), source_commit()  # the code as the run began
     load = os.getloadavg()
     import_optional("torch", "onnx", "onnxruntime")
     with LimitThreads(1):
@@ -989,7 +989,7 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.time() - start
     results["run"] = {
         "argv": sys.argv[1:],
-        "commit": source_commit(),
+        "commit": commit,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": round(elapsed, 1),
         "loadavg_before": [round(v, 2) for v in load],

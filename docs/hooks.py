@@ -69,7 +69,10 @@ SVG_HASHSALT = "rnn-docs"
 MATPLOTLIB_BACKEND = "module://rnn_docs"
 
 # Files outside docs/ that pages may link to: repository path -> path in the site.
-PUBLISHED = {"benchmarks/results.json": "data/results.json"}
+PUBLISHED = {
+    "benchmarks/results.json": "data/results.json",
+    "benchmarks/results-intel.json": "data/results-intel.json",
+}
 # The OpenType math font (STIX Two Math, SIL OFL), fetched by `make fonts` from npm.
 MATH_FONT = ROOT / ".cache" / "fonts" / "stix-two-math.woff2"
 MATH_FONT_URI = "assets/fonts/stix-two-math.woff2"
