@@ -298,6 +298,16 @@ small (the benchmark's small size, 32 x 128 x 128 to 512, ran 1.9 to 9 times slo
 two BLAS threads than with one)."""
 
 
+def _blas_alone(rows: int, product: int) -> bool:
+    """Whether OpenBLAS runs a step's recurrent product of `product` multiply-adds on one
+    thread by itself, so that `blas_for` leaves its setting alone (changing it costs about
+    3 µs each way, 3 to 8 % of a call at the benchmark's tiny size). numpy hands a single
+    row to ``gemv``, which OpenBLAS keeps on one thread below 2304 x 4 multiply-adds
+    (``interface/gemv.c``), and more rows to ``gemm``, up to 65536 x 4
+    (``interface/gemm.c``; 4 is ``GEMM_MULTITHREAD_THRESHOLD``)."""
+    return product < 2304 * 4 if rows == 1 else product <= 65536 * 4
+
+
 def _directions_at_once(layout: Layout, batch: int) -> bool:
     """Whether a layer's directions run in parallel threads (`PARALLEL_ELEMENTS`)."""
     return len(layout.kernels) > 1 and batch * layout.hidden_size >= PARALLEL_ELEMENTS
@@ -306,11 +316,13 @@ def _directions_at_once(layout: Layout, batch: int) -> bool:
 def blas_for(layout: Layout, batch: int) -> AbstractContextManager[None]:
     """Where a pass over `batch` rows runs: BLAS on one thread for a small recurrent
     product (`SMALL_PRODUCT`), else as `rnn.set_num_threads` set it (one thread there
-    too when it set one: then nothing needs changing)."""
+    too when it set one, and for a product that OpenBLAS keeps on one thread anyway,
+    `_blas_alone`: then nothing needs changing)."""
     if get_num_threads() == 1:
         return nullcontext()
     product = batch * layout.state_sizes[0] * layout.kernels[0].gates * layout.hidden_size
-    return blas_share(1) if product < SMALL_PRODUCT else nullcontext()
+    small = product < SMALL_PRODUCT and not _blas_alone(batch, product)
+    return blas_share(1) if small else nullcontext()
 
 
 def _each_direction(fn: Callable[[int], R], layout: Layout, batch: int) -> list[R]:

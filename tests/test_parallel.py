@@ -3,7 +3,8 @@
 - The two directions of a bidirectional layer run at once where a step's calls are long
   enough to pay (`PARALLEL_ELEMENTS`): every matrix product keeps its shape, so results
   are bit for bit those of one thread, forward and backward.
-- A pass whose recurrent product is small keeps the BLAS on one thread (`SMALL_PRODUCT`).
+- A pass whose recurrent product is small keeps the BLAS on one thread (`SMALL_PRODUCT`),
+  unless OpenBLAS keeps it there anyway (`_blas_alone`).
 - In evaluation mode a one-direction model splits a large batch into one part per
   thread. A matrix product over fewer rows may round its last bit differently in
   OpenBLAS, so results agree to a few units in the last place, not bit for bit.
@@ -111,6 +112,19 @@ def test_a_small_recurrent_product_keeps_the_blas_on_one_thread(threads: None) -
     medium = rnn.GRU(16, 512, dtype=np.float32).eval()  # 16 x 512 x 1536 per step
     assert blas_threads_during_forward(medium, rng.random((2, 16, 16), np.float32)) == 2
     assert blas_threads_during_forward(small, rng.random((3, 32, 64), np.float32)) == 1
+
+
+def test_a_product_openblas_keeps_on_one_thread_leaves_the_blas_alone(threads: None) -> None:
+    rnn.set_num_threads(2)
+    tiny = rnn.LSTM(8, 16, dtype=np.float32).eval()  # the benchmark's tiny: 1 x 16 x 64
+    assert blas_threads_during_forward(tiny, np.ones((5, 1, 8), np.float32)) == 2
+    tiny.train()  # one record: the batch is not split, whatever its size
+    # 256 rows x 16 x 64 = 2**18 multiply-adds: still OpenBLAS's own one-thread size
+    assert blas_threads_during_forward(tiny, np.ones((5, 256, 8), np.float32)) == 2
+    assert blas_threads_during_forward(tiny, np.ones((5, 257, 8), np.float32)) == 1
+    # one row is a matrix-vector product, which OpenBLAS threads from 9216 (here 64 x 256)
+    wider = rnn.LSTM(8, 64, dtype=np.float32).eval()
+    assert blas_threads_during_forward(wider, np.ones((5, 1, 8), np.float32)) == 1
 
 
 def test_the_batch_is_split_only_where_it_can_be(threads: None) -> None:
