@@ -180,7 +180,10 @@ class Remote:
 
 
 def interleave(
-    timers: dict[str, Any], first: dict[str, float], settings: Settings
+    timers: dict[str, Any],
+    first: dict[str, float],
+    settings: Settings,
+    pairs: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
     """Time every implementation round-robin; medians of times and of per-round ratios.
 
@@ -190,6 +193,8 @@ def interleave(
         The first one is `rnn`, the numerator of every ratio.
     first : dict of name to float
         Seconds the validating (first) call took, a guess at the cost of one call.
+    pairs : tuple of (name, name)
+        More ratios to take round by round, recorded as ``pair_ratio["a/b"]``.
     """
     estimate = {}
     for name, timer in timers.items():
@@ -210,18 +215,23 @@ def interleave(
         gc.collect()
     ref = names[0]
     faults = {n: sig(statistics.median(t.faults), 3) for n, t in timers.items() if t.faults}
-    return {
+    result = {
         "page_faults_per_call": faults,
         "rounds": rounds,
         "number": number,
         "median_s": {n: sig(statistics.median(t)) for n, t in times.items()},
         "min_s": {n: sig(min(t)) for n, t in times.items()},
         "max_s": {n: sig(max(t)) for n, t in times.items()},
-        "ratio": {
-            n: sig(statistics.median(a / b for a, b in zip(times[ref], times[n])), 3)
-            for n in names[1:]
-        },
+        "ratio": {n: median_ratio(times[ref], times[n]) for n in names[1:]},
     }
+    if pairs:
+        result["pair_ratio"] = {f"{a}/{b}": median_ratio(times[a], times[b]) for a, b in pairs}
+    return result
+
+
+def median_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """The median over rounds of one time divided by another measured in the same round."""
+    return sig(statistics.median(a / b for a, b in zip(numerators, denominators)), 3)
 
 
 def max_diff(got: Any, want: Any) -> float:
@@ -619,10 +629,11 @@ FORWARD_COLUMNS = [
     ("rnn/sketch", 10),
     ("us/step", 8),
 ]
-THREAD_IMPLS = ("rnn", "rnn_1", "torch", "onnxruntime", "lean", "bound")  # rnn_1: one thread
+# rnn_1: rnn on one thread; rnn_1b: the same again in another process, the noise floor
+THREAD_IMPLS = ("rnn", "rnn_1", "rnn_1b", "torch", "onnxruntime", "lean", "bound")
 THREAD_COLUMNS = [("case", 24), ("rounds", 6)]
 THREAD_COLUMNS += [(f"{n[:5]} ms", 9) for n in THREAD_IMPLS]
-THREAD_COLUMNS += [(f"rnn/{n[:5]}", 9) for n in THREAD_IMPLS[1:]]
+THREAD_COLUMNS += [(f"rnn/{n[:5]}", 9) for n in THREAD_IMPLS[1:]] + [("1/1b", 6)]
 
 
 def forward_row(label: str, r: dict[str, Any]) -> list[str]:
@@ -769,8 +780,10 @@ def run_single(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
 def run_threads(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """Each implementation in its own worker process with `args.threads` threads.
 
-    `rnn` runs twice: with ``rnn.set_num_threads(args.threads)`` and, as ``rnn_1``, with
-    one thread, so ``ratio.rnn_1`` is the speed-up the threads give.
+    `rnn` runs three times: with ``rnn.set_num_threads(args.threads)`` and, as ``rnn_1``
+    and ``rnn_1b``, twice with one thread, so ``ratio.rnn_1`` is the speed-up the threads
+    give and ``pair_ratio["rnn_1/rnn_1b"]`` how much two processes doing the same work
+    differ.
     """
     dtype = "float32"
     print(f"\n## forward, {dtype}, {args.threads} threads, one worker process per implementation")
@@ -782,6 +795,7 @@ def run_threads(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             values = [f"{size} {dtype} {model}", str(r["rounds"])]
             values += [cell(r["median_s"].get(n), "ms") for n in THREAD_IMPLS]
             values += [cell(r["ratio"].get(n)) for n in THREAD_IMPLS[1:]]
+            values += [cell(r["pair_ratio"]["rnn_1/rnn_1b"])]
             print_row(THREAD_COLUMNS, values)
             rows.append({"size": size, "dtype": dtype, "model": model} | r)
     return {"settings": vars(settings) | {"threads": args.threads}, "forward": rows}
@@ -793,9 +807,9 @@ def threads_case(
     timers: dict[str, Any] = {}
     first, diffs, skipped = {}, {}, {}
     for impl in THREAD_IMPLS:
-        count = str(1 if impl == "rnn_1" else threads)
+        count = str(1 if impl.startswith("rnn_1") else threads)
         options = ["--cells", model, "--sizes", size, "--dtypes", dtype, "--threads", count]
-        worker = Remote(["--worker", impl, *options])
+        worker = Remote(["--worker", {"rnn_1b": "rnn_1"}.get(impl, impl), *options])
         if "skipped" in worker.ready:
             skipped[impl] = worker.ready["skipped"]
             worker.close()
@@ -804,7 +818,7 @@ def threads_case(
         if "diff" in worker.ready:
             diffs[impl] = worker.ready["diff"]
     try:
-        r = interleave(timers, first, settings)
+        r = interleave(timers, first, settings, pairs=(("rnn_1", "rnn_1b"),))
     finally:
         for worker in timers.values():
             worker.close()
