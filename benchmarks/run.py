@@ -632,8 +632,8 @@ FORWARD_COLUMNS = [
 # rnn_1: rnn on one thread; rnn_1b: the same again in another process, the noise floor
 THREAD_IMPLS = ("rnn", "rnn_1", "rnn_1b", "torch", "onnxruntime", "lean", "bound")
 THREAD_COLUMNS = [("case", 24), ("rounds", 6)]
-THREAD_COLUMNS += [(f"{n[:5]} ms", 9) for n in THREAD_IMPLS]
-THREAD_COLUMNS += [(f"rnn/{n[:5]}", 9) for n in THREAD_IMPLS[1:]] + [("1/1b", 6)]
+THREAD_COLUMNS += [(f"{n[:6]} ms", 9) for n in THREAD_IMPLS]
+THREAD_COLUMNS += [(f"rnn/{n[:6]}", 10) for n in THREAD_IMPLS[1:]] + [("1/1b", 6)]
 
 
 def forward_row(label: str, r: dict[str, Any]) -> list[str]:
