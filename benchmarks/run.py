@@ -629,8 +629,8 @@ FORWARD_COLUMNS = [
     ("rnn/sketch", 10),
     ("us/step", 8),
 ]
-# rnn_1: rnn on one thread; rnn_1b: the same again in another process, the noise floor
-THREAD_IMPLS = ("rnn", "rnn_1", "rnn_1b", "torch", "onnxruntime", "lean", "bound")
+ONE_THREAD = ("rnn_1", "rnn_1b")  # rnn on one thread, twice: in two processes of their own
+THREAD_IMPLS = ("rnn", *ONE_THREAD, "torch", "onnxruntime", "lean", "bound")
 THREAD_COLUMNS = [("case", 24), ("rounds", 6)]
 THREAD_COLUMNS += [(f"{n[:6]} ms", 9) for n in THREAD_IMPLS]
 THREAD_COLUMNS += [(f"rnn/{n[:6]}", 10) for n in THREAD_IMPLS[1:]] + [("1/1b", 6)]
@@ -807,9 +807,10 @@ def threads_case(
     timers: dict[str, Any] = {}
     first, diffs, skipped = {}, {}, {}
     for impl in THREAD_IMPLS:
-        count = str(1 if impl.startswith("rnn_1") else threads)
+        one = impl in ONE_THREAD
+        count = str(1 if one else threads)
         options = ["--cells", model, "--sizes", size, "--dtypes", dtype, "--threads", count]
-        worker = Remote(["--worker", {"rnn_1b": "rnn_1"}.get(impl, impl), *options])
+        worker = Remote(["--worker", "rnn" if one else impl, *options])
         if "skipped" in worker.ready:
             skipped[impl] = worker.ready["skipped"]
             worker.close()
@@ -818,7 +819,7 @@ def threads_case(
         if "diff" in worker.ready:
             diffs[impl] = worker.ready["diff"]
     try:
-        r = interleave(timers, first, settings, pairs=(("rnn_1", "rnn_1b"),))
+        r = interleave(timers, first, settings, pairs=(ONE_THREAD,))
     finally:
         for worker in timers.values():
             worker.close()
@@ -831,12 +832,11 @@ def worker(args: argparse.Namespace) -> None:
     """``--worker IMPL``: build and validate one implementation, then time it on request.
 
     Prints one JSON line when ready, then reads a count per line from stdin and answers
-    with the seconds per call of that many calls. ``rnn_1`` is `rnn` (run with
-    ``--threads 1``).
+    with the seconds per call of that many calls.
     """
     if args.worker == "torch":
         import_optional("torch")
-    impl = "rnn" if args.worker == "rnn_1" else args.worker
+    impl = args.worker
     model, x = make_model(args.only[0], SIZES[args.sizes[0]], args.dtypes[0])
     reference = rnn_forward(model, x)()
     candidates = forward_candidates(model, x, args.threads)
@@ -940,9 +940,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-output", action="store_true", help="print only")
     parser.add_argument("--profile", action="store_true", help="cProfile rnn's forward instead")
-    parser.add_argument(
-        "--worker", choices=["rnn", "rnn_1", "torch", "onnxruntime", "lean", "bound"]
-    )
+    parser.add_argument("--worker", choices=["rnn", "torch", "onnxruntime", "lean", "bound"])
     args = parser.parse_args(argv)
     if args.sizes is None:
         args.sizes = ["tiny", "small"] if args.quick else list(SIZES)
