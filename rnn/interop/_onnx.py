@@ -647,8 +647,7 @@ def _constant(
             feeds[source] = _constant(onnx, graph, opsets, source, weights)
             if feeds[source] is None:
                 return None
-    from onnx.reference import ReferenceEvaluator
-
+    evaluator_class = require("onnx.reference", "from_onnx", "onnx").ReferenceEvaluator
     sub = onnx.helper.make_graph(
         [producer],
         "constant",
@@ -660,7 +659,7 @@ def _constant(
         ],
         [onnx.helper.make_tensor_value_info(value, onnx.TensorProto.UNDEFINED, None)],
     )
-    evaluator = ReferenceEvaluator(onnx.helper.make_model(sub, opset_imports=opsets))
+    evaluator = evaluator_class(onnx.helper.make_model(sub, opset_imports=opsets))
     (result,) = evaluator.run([value], feeds)
     return np.asarray(result)
 
