@@ -274,11 +274,16 @@ def _same_output(shown: str, printed: str) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def site() -> Path:
+    """The built site (before the venv: without it the test skips at once)."""
+    return site_dir()
+
+
 @pytest.mark.parametrize("page", pages(), ids=lambda p: p.relative_to(DOCS).as_posix())
 def test_page_runs_as_pasted(
-    page: Path, venv: Venv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    page: Path, site: Path, venv: Venv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    site = site_dir()
     page_path = page_html_path(page)
     content = _page_content(page)
     all_blocks = rnn_docs().code_blocks(content)
