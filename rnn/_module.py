@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rnn import _recurrence
+from rnn import _pipeline, _recurrence
 from rnn._parameters import LayerWeights, Layout, initial_parameters, named_gradients, prepare
 from rnn._threads import get_num_threads, parallel_map
 from rnn._types import Array
@@ -258,9 +258,16 @@ class Module:
     ) -> tuple[Array | tuple[Array, Array], tuple[Array, ...]]:
         """Forward on canonical shapes, in the caller's batch order; records a tape.
 
-        In evaluation mode a large batch of a one-direction model runs in parts, one per
-        thread (`_batch_parts`), each writing its rows of one output.
+        In evaluation mode a one-direction stack of no more layers than threads runs each
+        layer in a thread of its own (`rnn._pipeline`), where that pays; else a large batch
+        of a one-direction model runs in parts, one per thread (`_batch_parts`), each
+        writing its rows of one output.
         """
+        if not self.training and _pipeline.applies(self._layout, schedule, get_num_threads()):
+            with _recurrence.blas_for(self._layout, x.shape[1]):
+                return _pipeline.forward(
+                    self._layout, self._prepared(), x, initial, schedule, self._workspace()
+                )
         parts = self._batch_parts(schedule)
         if len(parts) == 1:
             return self._run_rows(x, initial, schedule, batched)

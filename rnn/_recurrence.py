@@ -1,6 +1,8 @@
 r"""The recurrence driver: runs any kernel over time, layers, directions and lengths.
 
-This is the only time loop in the package. For each layer it
+This is the package's time loop (`rnn._pipeline` runs the same steps, from the same
+pieces, with the layers of a one-direction stack in threads of their own). For each layer
+it
 
 1. projects the whole input sequence at once, one matrix product per direction:
    ``gates = x.reshape(L*N, H_in) @ W_ih^T + b``, viewed as ``(L, N, D, G*H)`` (in
@@ -418,24 +420,8 @@ def _run_layer(
         gates = flat.reshape(steps, batch, directions, gate_width)
     else:
         gates = np.empty((0, batch, directions, gate_width), x.dtype)  # projected by chunks
-    widths = layout.state_sizes
-    h_shape = (steps + 2, batch, directions, widths[0])
-    if keep:
-        h = workspace.cleared("h", h_shape, x.dtype, zero)
-    elif h_out is None:  # the output: fresh memory, not scratch
-        h = np.empty(h_shape, x.dtype)
-    else:
-        h = h_out
-    slots = steps + 2 if keep else 2
-    states = (
-        h,
-        *(workspace.cleared("c", (slots, batch, directions, w), x.dtype, zero) for w in widths[1:]),
-    )
-    # each direction's kernel may keep a different amount (one fused, one not)
-    extras = tuple(k.extra_width(layout.hidden_size, layout.proj_size) for k in layout.kernels)
-    extra_shape = (steps if keep else 1, batch, directions, max(extras))
-    extra = workspace.cleared("extra", extra_shape, x.dtype, zero)
-    tape = LayerTape(x, gates, states, extra, extras)
+    tape = layer_buffers(layout, x, gates, keep, zero, workspace, h_out)
+    states = tape.states
 
     def run(d: int) -> None:
         kernel, w, reverse = layout.kernels[d], weights.directions[d], layout.reverse(d)
@@ -464,6 +450,41 @@ def _run_layer(
         for s in states
     )
     return tape, final
+
+
+def layer_buffers(
+    layout: Layout,
+    x: Array,
+    gates: Array,
+    keep: bool,
+    zero: bool,
+    workspace: Workspace,
+    h_out: Array | None,
+) -> LayerTape:
+    """A layer's record around its input `x` and `gates`: its state buffers and ``extra``
+    from the `workspace` (zeroed when `zero`), the buffer of ``h`` being `h_out` if given
+    (else fresh memory, the output, in evaluation mode). Recording (`keep`), every state
+    and every step's ``extra`` is kept; else LSTM's cell state is a ring of two slots and
+    ``extra`` a single one."""
+    steps, batch = x.shape[:2]
+    directions, widths = len(layout.kernels), layout.state_sizes
+    h_shape = (steps + 2, batch, directions, widths[0])
+    if keep:
+        h = workspace.cleared("h", h_shape, x.dtype, zero)
+    elif h_out is None:  # the output: fresh memory, not scratch
+        h = np.empty(h_shape, x.dtype)
+    else:
+        h = h_out
+    slots = steps + 2 if keep else 2
+    states = (
+        h,
+        *(workspace.cleared("c", (slots, batch, directions, w), x.dtype, zero) for w in widths[1:]),
+    )
+    # each direction's kernel may keep a different amount (one fused, one not)
+    extras = tuple(k.extra_width(layout.hidden_size, layout.proj_size) for k in layout.kernels)
+    extra_shape = (steps if keep else 1, batch, directions, max(extras))
+    extra = workspace.cleared("extra", extra_shape, x.dtype, zero)
+    return LayerTape(x, gates, states, extra, extras)
 
 
 def _outside_the_record(

@@ -2,7 +2,8 @@
 
 `set_num_threads` / `get_num_threads` carry PyTorch's names. `parallel_map` is what the
 recurrence driver calls to run independent pieces of work (the two directions of a
-layer, chunks of a batch) at once: numpy releases the GIL inside BLAS calls and ufunc
+layer, chunks of a batch) at once, and `run_together` runs pieces that wait on each other
+(the layers of `rnn._pipeline`): numpy releases the GIL inside BLAS calls and ufunc
 loops, so Python threads do run in parallel there.
 """
 
@@ -12,7 +13,7 @@ import importlib
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -60,9 +61,10 @@ def _set_blas_threads(n: int) -> None:
 def set_num_threads(n: int) -> None:
     """Set the number of threads `rnn` uses, as ``torch.set_num_threads`` does.
 
-    It sets two things. First, the size of `rnn`'s own pool of worker threads, which runs
-    independent parts of a forward pass at once (the two directions of a bidirectional
-    layer; parts of a large batch in evaluation mode). Second, when threadpoolctl is
+    It sets two things. First, how many threads `rnn` runs parts of a pass on at once:
+    the two directions of a bidirectional layer; in evaluation mode, the layers of a
+    one-direction stack of at most `n` layers, each in a thread of its own, a chunk of
+    steps apart, or else parts of a large batch. Second, when threadpoolctl is
     installed (``pip install threadpoolctl``, the extra ``threads``), the number of threads
     of every BLAS library loaded in the process (numpy's OpenBLAS, and also MKL if PyTorch
     is loaded), which run each matrix product. Without threadpoolctl only `rnn`'s own worker threads
@@ -224,3 +226,41 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     if errors:
         raise errors[min(errors)]
     return results
+
+
+def run_together(fn: Callable[[T], None], items: Sequence[T]) -> None:
+    """``fn(item)`` for every item at once, each in a thread of its own, for parts of one
+    task that wait on each other (which `parallel_map`'s pool could queue one behind the
+    other). The calling thread runs the first item; each BLAS call gets
+    ``get_num_threads() // len(items)`` threads (at least 1) while they run.
+
+    Raises
+    ------
+    Exception
+        Whatever `fn` raised, for the first item (in order) that raised, once every item
+        has ended.
+
+    Examples
+    --------
+    >>> import threading
+    >>> from rnn._threads import run_together
+    >>> both = threading.Barrier(2)  # each waits for the other: one thread would hang
+    >>> run_together(lambda k: both.wait(timeout=10) and None, [0, 1])
+    """
+    errors: dict[int, BaseException] = {}
+
+    def call(i: int) -> None:
+        try:
+            fn(items[i])
+        except BaseException as error:  # re-raised in the caller below
+            errors[i] = error
+
+    with blas_share(max(1, get_num_threads() // len(items))):
+        others = [threading.Thread(target=call, args=(i,)) for i in range(1, len(items))]
+        for thread in others:
+            thread.start()
+        call(0)
+        for thread in others:
+            thread.join()
+    if errors:
+        raise errors[min(errors)]

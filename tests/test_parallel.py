@@ -8,10 +8,15 @@
 - In evaluation mode a one-direction model splits a large batch into one part per
   thread. A matrix product over fewer rows may round its last bit differently in
   OpenBLAS, so results agree to a few units in the last place, not bit for bit.
+- In evaluation mode a one-direction stack of no more layers than threads runs each
+  layer in a thread of its own (`rnn._pipeline`). The recurrent products keep the whole
+  batch; the input projections are computed a different number of rows at a time, so
+  results agree as the split batch's do.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,7 +24,7 @@ import pytest
 from layer_kinds import KINDS, make
 
 import rnn
-from rnn import _recurrence
+from rnn import _pipeline, _recurrence
 from rnn._module import PART_ROWS
 from rnn._recurrence import Schedule
 
@@ -153,3 +158,134 @@ def test_threads_calling_one_model_that_splits_its_batch(threads: None) -> None:
     got = rnn._threads.parallel_map(lambda x: model(x)[0], xs)
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def small_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline at a test's size: chunks of 8 rows, any step's work."""
+    monkeypatch.setattr(_pipeline, "PIPELINE_ROWS", 8)
+    monkeypatch.setattr(_pipeline, "PARALLEL_ELEMENTS", 1)
+
+
+def pipelined_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets an item for each pass `rnn._pipeline.forward` runs."""
+    calls: list[int] = []
+    forward = _pipeline.forward
+
+    def spy(*args: object) -> object:
+        calls.append(1)
+        return forward(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_pipeline, "forward", spy)
+    return calls
+
+
+VARIANTS = [
+    *[(kind, {}) for kind in KINDS],
+    ("gru", {"reset_after": False}),  # the reference form of a kernel
+    ("lstm", {"peephole": True}),
+    ("lstm", {"clip": 0.5}),
+]
+
+
+@pytest.mark.parametrize(("kind", "options"), VARIANTS, ids=lambda v: str(v))
+@pytest.mark.parametrize("layers", [2, 3])
+def test_a_pipeline_of_layers_agrees_with_one_thread(
+    kind: str,
+    options: dict[str, object],
+    layers: int,
+    threads: None,
+    small_pipeline: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = make(kind, 3, 6, num_layers=layers, dtype=np.float64, seed=4, **options).eval()
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((19, 4, 3))  # chunks of 2 steps, 1 at the ends: 1, 2 x 8, 1, 1
+    initial = tuple(rng.standard_normal(s) for s in model._state_shapes(4))
+    state = initial if len(initial) == 2 else initial[0]
+    one = run_with(1, model, x, state)
+    calls = pipelined_calls(monkeypatch)
+    two = run_with(layers, model, x, state)
+    assert calls == [1]
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(b, a, rtol=1e-14, atol=1e-15)
+    for given, before in zip(initial, (np.asarray(s) for s in initial)):
+        np.testing.assert_array_equal(given, before)
+
+
+def test_the_pipeline_runs_only_where_it_applies(threads: None) -> None:
+    # the smallest that applies: 32 rows x 512 (PARALLEL_ELEMENTS), 4 chunks of 16 steps
+    full = Schedule.build(64, 32, None)
+    stack = rnn.GRU(8, 512, num_layers=2)._layout
+    assert _pipeline.applies(stack, full, threads=2)
+    assert not _pipeline.applies(stack, full, threads=1)
+    assert not _pipeline.applies(rnn.GRU(8, 512, num_layers=3)._layout, full, threads=2)
+    assert not _pipeline.applies(rnn.GRU(8, 512)._layout, full, threads=2)  # one layer
+    assert not _pipeline.applies(rnn.GRU(8, 511, num_layers=2)._layout, full, threads=2)
+    assert not _pipeline.applies(stack, Schedule.build(63, 32, None), threads=2)
+    assert not _pipeline.applies(stack, Schedule.build(64, 31, None), threads=2)
+    lengths = np.full(32, 64)
+    lengths[-1] = 63
+    assert not _pipeline.applies(stack, Schedule.build(64, 32, lengths), threads=2)
+    backwards = rnn.GRU(8, 512, num_layers=2, go_backwards=True)._layout
+    bidirectional = rnn.GRU(8, 512, num_layers=2, bidirectional=True)._layout
+    for layout in (backwards, bidirectional):
+        assert not _pipeline.applies(layout, Schedule.build(64, 32, None), threads=2)
+
+
+def test_training_mode_does_not_pipeline(
+    threads: None, small_pipeline: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = rnn.LSTM(3, 6, num_layers=2, dtype=np.float64)
+    calls = pipelined_calls(monkeypatch)
+    rnn.set_num_threads(2)
+    model(np.ones((19, 4, 3)))
+    assert calls == []
+    model.eval()(np.ones((19, 4, 3)))
+    assert calls == [1]
+
+
+def test_a_failing_layer_thread_raises_its_error_and_the_model_still_works(
+    threads: None, small_pipeline: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = rnn.GRU(3, 6, num_layers=2, dtype=np.float64, seed=5).eval()
+    x = np.random.default_rng(5).standard_normal((19, 4, 3))
+    expected = run_with(1, model, x)
+    calls = pipelined_calls(monkeypatch)
+    kernel = model._layout.kernels[0]  # both layers' steps call it
+    forward, count = kernel.forward, [0]
+
+    def failing(*args: object) -> None:
+        count[0] += 1
+        if count[0] == 25:  # in the middle of the pass, in one of the two threads
+            raise ZeroDivisionError("a step failed")
+        forward(*args)
+
+    kernel.forward = failing
+    rnn.set_num_threads(2)
+    with pytest.raises(ZeroDivisionError, match="a step failed"):
+        model(x)
+    kernel.forward = forward
+    for a, b in zip(expected, run_with(2, model, x)):
+        np.testing.assert_allclose(b, a, rtol=1e-14, atol=1e-15)
+    assert calls == [1, 1]
+
+
+def test_threads_calling_one_pipelined_model(threads: None, small_pipeline: None) -> None:
+    """Each calling thread's pass gets its own layer threads and buffers."""
+    model = rnn.LSTM(3, 6, num_layers=2, dtype=np.float64, seed=6).eval()
+    rng = np.random.default_rng(6)
+    xs = [rng.standard_normal((19, 4, 3)) for _ in range(4)]
+    rnn.set_num_threads(1)
+    expected = [model(x)[0] for x in xs]
+    rnn.set_num_threads(2)
+    got: dict[int, np.ndarray] = {}
+    callers = [
+        threading.Thread(target=lambda k=k: got.__setitem__(k, model(xs[k])[0])) for k in range(4)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=60)
+    for k, want in enumerate(expected):
+        np.testing.assert_allclose(got[k], want, rtol=1e-14, atol=1e-15)

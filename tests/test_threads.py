@@ -13,7 +13,7 @@ import pytest
 
 import rnn
 from rnn import _threads
-from rnn._threads import parallel_map
+from rnn._threads import parallel_map, run_together
 
 
 def blas_threads() -> list[int]:
@@ -140,3 +140,34 @@ def test_nested_calls_run_inline_in_the_items_thread() -> None:
 
     for ident, inner in parallel_map(outer, range(2)):
         assert inner == {ident}
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_run_together_runs_every_item_at_once_whatever_the_thread_count(count: int) -> None:
+    rnn.set_num_threads(count)
+    barrier = threading.Barrier(3, timeout=10)  # passes only if the 3 items run at once
+    idents: list[int] = []
+    run_together(lambda _: idents.append((barrier.wait(), threading.get_ident())[1]), range(3))
+    assert len(set(idents)) == 3 and threading.get_ident() in idents
+
+
+def test_run_together_shares_the_blas_between_its_items() -> None:
+    rnn.set_num_threads(2)
+    during: list[list[int]] = []
+    run_together(lambda _: during.append(blas_threads()), range(2))
+    assert during == [[1] * len(blas_threads())] * 2
+    assert set(blas_threads()) == {2}
+
+
+def test_run_together_raises_the_first_failing_items_error_after_all_end() -> None:
+    done = []
+
+    def work(k: int) -> None:
+        if k in (1, 2):
+            raise KeyError(k)
+        time.sleep(0.01)
+        done.append(k)
+
+    with pytest.raises(KeyError, match="1"):
+        run_together(work, range(4))
+    assert sorted(done) == [0, 3]
