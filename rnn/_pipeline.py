@@ -16,7 +16,10 @@ last chunk.
 The threads balance their multiply-adds: the thread of layer ``k - 1`` also projects the
 first `shares` steps of each of layer ``k``'s chunks (a two-layer stack whose input is
 half as wide as its hidden size: a quarter of them), into a pair of buffers the chunks
-use in turn.
+of that layer use in turn. The first layer takes its arrays where a pass on one thread
+does; each other layer has its own (`rnn._recurrence.Workspace.layer`), so a pipelined
+pass keeps one or two chunks of input projection, a cell state and a step's scratch
+more per layer.
 """
 
 from __future__ import annotations
@@ -171,9 +174,13 @@ def forward(
     h = np.empty((steps + 2, batch, 1, layout.output_size), dtype)  # becomes the output
     emitted = h[1 : steps + 1].reshape(steps, batch, layout.output_size)
     inputs = [x, *([emitted] * (layers - 1))]
-    spaces = [workspace.layer(k) for k in range(layers)]
-    buffers = [
-        [spaces[k].take(f"chunk{j}", (size * batch, w.w_ih_t.shape[1]), dtype) for j in (0, 1)]
+    # the first layer takes what a pass on one thread takes; the others, arrays of their own
+    spaces = [workspace, *(workspace.layer(k) for k in range(1, layers))]
+    buffers = [  # a chunk's input projection; two where the thread before writes a share
+        [
+            spaces[k].take(f"chunk{j}", (size * batch, w.w_ih_t.shape[1]), dtype)
+            for j in range(2 if share[k] else 1)
+        ]
         for k, w in enumerate(weights)
     ]
     gates = np.empty((0, batch, 1, weights[0].w_ih_t.shape[1]), dtype)
@@ -192,7 +199,7 @@ def forward(
             inputs[k + 1][t0 : t0 + count],
             nxt.w_ih_t,
             nxt.b_x,
-            buffers[k + 1][c % 2][: count * batch],
+            buffers[k + 1][c % 2][: count * batch],  # two buffers: a share is written
         )
         progress.set(progress.shared, k + 1, c + 1)
 
@@ -206,7 +213,7 @@ def forward(
             if c == 0:  # slot 0 is read: the initial state goes there
                 _place_initial(tape.states, init, schedule, 0, False)
             ready = round(share[k] * (t1 - t0))  # steps the thread before projects
-            out = buffers[k][c % 2][: (t1 - t0) * batch]
+            out = buffers[k][c % len(buffers[k])][: (t1 - t0) * batch]
             _project(
                 inputs[k][t0 + ready : t1], weights[k].w_ih_t, weights[k].b_x, out[ready * batch :]
             )

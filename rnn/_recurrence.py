@@ -104,9 +104,11 @@ class Workspace:
     fresh memory (which the system hands out page by page, a fault per page).
 
     In evaluation mode layers run one after the other, so they share one input projection,
-    one scratch array and one cell-state buffer. A recorded (training-mode) pass keeps every
-    layer's arrays until its backward pass, so there each layer has its own (`layer`), which
-    the next recorded pass reuses once its record has been replaced. A workspace serves one
+    one scratch array and one cell-state buffer, except in a pipelined pass
+    (`rnn._pipeline`), whose layers run at once: there every layer after the first has its
+    own (`layer`). A recorded (training-mode) pass keeps every layer's arrays until its
+    backward pass, so there each layer has its own, which the next recorded pass reuses
+    once its record has been replaced. A workspace serves one
     thread at a time; `rnn._module.Module` keeps one per thread for evaluation, and one for
     training.
     """
@@ -130,7 +132,7 @@ class Workspace:
         return array
 
     def layer(self, index: int) -> Workspace:
-        """The arrays of layer `index` of a recorded pass."""
+        """The arrays of layer `index` of a recorded pass (or of a pipelined one)."""
         return self._layers.setdefault(index, Workspace())
 
 
