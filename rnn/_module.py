@@ -19,7 +19,7 @@ import numpy as np
 
 from rnn import _pipeline, _recurrence
 from rnn._parameters import LayerWeights, Layout, initial_parameters, named_gradients, prepare
-from rnn._threads import get_num_threads, parallel_map
+from rnn._threads import available_threads, get_num_threads, parallel_map
 from rnn._types import Array
 from rnn._validation import as_real_array, check_dtype
 
@@ -263,7 +263,7 @@ class Module:
         of a one-direction model runs in parts, one per thread (`_batch_parts`), each
         writing its rows of one output.
         """
-        if not self.training and _pipeline.applies(self._layout, schedule, get_num_threads()):
+        if not self.training and _pipeline.applies(self._layout, schedule, available_threads()):
             with _recurrence.blas_for(self._layout, x.shape[1]):
                 return _pipeline.forward(
                     self._layout, self._prepared(), x, initial, schedule, self._workspace()

@@ -26,7 +26,7 @@ R = TypeVar("R")
 _lock = threading.Lock()
 _num_threads: int | None = None  # None until set_num_threads: the default below
 _pool: ThreadPoolExecutor | None = None  # num_threads - 1 workers; the caller is the last
-_inside = threading.local()  # set while a thread runs parallel_map's items
+_inside = threading.local()  # set while a thread runs parallel_map's or run_together's items
 _blas: list[Any] | None = None  # threadpoolctl's controllers of the BLAS libraries loaded
 _blas_users = 0  # parallel_map calls currently holding BLAS at fewer threads
 _blas_saved: list[int] = []  # the BLAS threads to restore when the last of them ends
@@ -128,6 +128,12 @@ def get_num_threads() -> int:
     return _default_threads() if _num_threads is None else _num_threads
 
 
+def available_threads() -> int:
+    """`get_num_threads`, or 1 in a thread that runs an item of `parallel_map` or
+    `run_together`: there the threads are taken, and nested work runs inline."""
+    return 1 if getattr(_inside, "active", False) else get_num_threads()
+
+
 def _executor(workers: int) -> ThreadPoolExecutor:
     global _pool
     with _lock:
@@ -193,9 +199,9 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     [0, 1, 4, 9, 16]
     """
     items = list(items)
-    threads = get_num_threads()
+    threads = available_threads()
     workers = min(threads, len(items))
-    if workers <= 1 or getattr(_inside, "active", False):
+    if workers <= 1:
         return [fn(item) for item in items]
     results: list[Any] = [None] * len(items)
     errors: dict[int, BaseException] = {}
@@ -250,10 +256,14 @@ def run_together(fn: Callable[[T], None], items: Sequence[T]) -> None:
     errors: dict[int, BaseException] = {}
 
     def call(i: int) -> None:
+        outer = getattr(_inside, "active", False)
+        _inside.active = True
         try:
             fn(items[i])
         except BaseException as error:  # re-raised in the caller below
             errors[i] = error
+        finally:
+            _inside.active = outer
 
     with blas_share(max(1, get_num_threads() // len(items))):
         others = [threading.Thread(target=call, args=(i,)) for i in range(1, len(items))]

@@ -233,6 +233,17 @@ def test_the_pipeline_runs_only_where_it_applies(threads: None) -> None:
         assert not _pipeline.applies(layout, Schedule.build(64, 32, None), threads=2)
 
 
+def test_a_call_inside_a_parallel_item_does_not_pipeline(
+    threads: None, small_pipeline: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside `parallel_map`'s items the threads are taken: the call runs on its own."""
+    model = rnn.GRU(3, 6, num_layers=2, dtype=np.float64).eval()
+    calls = pipelined_calls(monkeypatch)
+    rnn.set_num_threads(2)
+    rnn._threads.parallel_map(model, [np.ones((19, 4, 3))] * 2)
+    assert calls == []
+
+
 def test_training_mode_does_not_pipeline(
     threads: None, small_pipeline: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

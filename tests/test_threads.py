@@ -171,3 +171,17 @@ def test_run_together_raises_the_first_failing_items_error_after_all_end() -> No
     with pytest.raises(KeyError, match="1"):
         run_together(work, range(4))
     assert sorted(done) == [0, 3]
+
+
+def test_inside_run_together_the_threads_are_taken() -> None:
+    rnn.set_num_threads(2)
+    seen: list[tuple[int, set[int]]] = []
+
+    def item(_: int) -> None:
+        inner = parallel_map(lambda _: threading.get_ident(), range(3))  # inline
+        seen.append((threading.get_ident(), set(inner)))
+        assert _threads.available_threads() == 1
+
+    run_together(item, range(2))
+    assert [{ident} for ident, _ in seen] == [inner for _, inner in seen]
+    assert _threads.available_threads() == 2  # the calling thread is itself again
