@@ -212,8 +212,10 @@ def test_from_keras_refusals() -> None:
 def test_to_keras_refusals() -> None:
     with pytest.raises(ValueError, match=r"Keras has no proj_size=2"):
         rnn.to_keras(rnn.LSTM(3, 4, proj_size=2))
-    with pytest.raises(TypeError, match=r"expects an rnn\.RNN, GRU or LSTM; got LSTMCell"):
-        rnn.to_keras(rnn.LSTMCell(3, 4))
+    with pytest.raises(ValueError, match=r"Keras has no peephole=True"):
+        rnn.to_keras(rnn.LSTMCell(3, 4, peephole=True))
+    with pytest.raises(TypeError, match=r"RNNCell, GRUCell or LSTMCell; got object"):
+        rnn.to_keras(object())
 
 
 def test_missing_keras_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,3 +303,113 @@ def test_merge_modes_forward(merge_mode: str | None, num_layers: int) -> None:
             np.testing.assert_allclose(mine, numpy(theirs), **tolerance(np.float64))
     else:
         np.testing.assert_allclose(output, numpy(result), **tolerance(np.float64))
+
+
+# -- cells, and the generic keras.layers.RNN around one ----------------------------------
+CELLS = {"RNN": rnn.RNNCell, "GRU": rnn.GRUCell, "LSTM": rnn.LSTMCell}
+
+
+def our_step(cell: Any, x: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
+    """One step of an `rnn` cell: the new states (h, then c)."""
+    result = cell(x, tuple(states) if len(states) == 2 else states[0])
+    return list(result) if isinstance(result, tuple) else [result]
+
+
+def cell_step(cell: Any, x: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
+    """One step of a Keras cell: the new states, in our order (h, then c)."""
+    _, new = cell(x, states)
+    return [numpy(v) for v in (new if isinstance(new, (list, tuple)) else [new])]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_to_keras_cell_computes_a_step(kind: str, bias: bool, dtype: Any) -> None:
+    cell = CELLS[kind](3, 4, bias, dtype=dtype, seed=2)
+    theirs = rnn.to_keras(cell)
+    assert type(theirs).__name__ == {"RNN": "SimpleRNNCell"}.get(kind, f"{kind}Cell")
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 3)).astype(dtype)
+    states = [rng.standard_normal((5, 4)).astype(dtype) for _ in range(2 if kind == "LSTM" else 1)]
+    assert {np.dtype(w.dtype) for w in theirs.weights} == {np.dtype(dtype)}
+    mine = our_step(cell, x, states)
+    for a, b in zip(mine, cell_step(theirs, x, states), strict=True):
+        # Keras' generic cell code; it may answer in float32 (the module docstring)
+        np.testing.assert_allclose(a, b, **F32)
+    again = rnn.from_keras(theirs)
+    assert repr(again) == repr(cell)
+    for a, b in zip(mine, our_step(again, x, states), strict=True):
+        np.testing.assert_allclose(a, b, **tolerance(dtype))
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        lambda: keras.layers.GRUCell(4, reset_after=False, dtype="float64"),
+        lambda: keras.layers.LSTMCell(4, activation="softsign", dtype="float64"),
+        lambda: keras.layers.SimpleRNNCell(4, activation="relu", use_bias=False, dtype="float64"),
+    ],
+)
+def test_from_keras_reads_a_keras_cell(cell: Any) -> None:
+    cell = cell()
+    cell.build((None, 3))
+    model = rnn.from_keras(cell)
+    assert type(model).__name__ == type(cell).__name__.removeprefix("Simple")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3))
+    states = [rng.standard_normal((5, 4)) for _ in range(2 if type(model) is rnn.LSTMCell else 1)]
+    for a, b in zip(our_step(model, x, states), cell_step(cell, x, states), strict=True):
+        np.testing.assert_allclose(a, b, **F32)
+
+
+def generic(cell: Any, **options: Any) -> Any:
+    """``keras.layers.RNN`` around `cell`, in float64, returning every step's output."""
+    return keras.layers.RNN(cell, return_sequences=True, dtype="float64", **options)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: generic(keras.layers.GRUCell(4, dtype="float64")),
+        lambda: generic(keras.layers.SimpleRNNCell(4, dtype="float64"), go_backwards=True),
+        lambda: keras.layers.Bidirectional(
+            generic(keras.layers.LSTMCell(4, dtype="float64")), merge_mode="sum", dtype="float64"
+        ),
+        lambda: keras.Sequential(
+            [
+                keras.Input((None, 3), dtype="float64"),
+                generic(keras.layers.LSTMCell(4, dtype="float64")),
+                generic(keras.layers.LSTMCell(4, dtype="float64")),
+            ]
+        ),
+    ],
+)
+def test_from_keras_reads_the_generic_rnn_layer(layer: Any) -> None:
+    layer = layer()
+    if not isinstance(layer, keras.Sequential):
+        layer.build((None, None, 3))
+    x = np.random.default_rng(4).standard_normal((2, 6, 3))
+    expected = numpy(layer(x))
+    model = rnn.from_keras(layer)
+    output = model(x)[0]
+    if getattr(layer, "go_backwards", False):
+        output = output[:, ::-1]  # Keras: processing order
+    np.testing.assert_allclose(output, expected, **F32)
+
+
+def test_from_keras_refuses_what_a_cell_cannot_say() -> None:
+    stacked = keras.layers.RNN([keras.layers.GRUCell(4), keras.layers.GRUCell(4)])
+    with pytest.raises(TypeError, match=r"got RNN\(StackedRNNCells\)"):
+        rnn.from_keras(built(stacked))
+
+    class Custom(keras.layers.GRUCell):  # type: ignore[misc]
+        pass
+
+    with pytest.raises(TypeError, match="got Custom"):
+        rnn.from_keras(Custom(4))
+    with pytest.raises(ValueError, match=r"dropout=0.3 has no equivalent"):
+        cell = keras.layers.LSTMCell(4, dropout=0.3)
+        cell.build((None, 3))
+        rnn.from_keras(cell)
+    with pytest.raises(ValueError, match="the GRUCell is not built yet"):
+        rnn.from_keras(keras.layers.GRUCell(4))

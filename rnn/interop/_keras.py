@@ -19,6 +19,7 @@ from rnn._optional import require
 from rnn.interop import _gates, _models
 
 _KERAS_NAMES = {"RNN": "SimpleRNN", "GRU": "GRU", "LSTM": "LSTM"}
+_KERAS_CELLS = {"RNN": "SimpleRNNCell", "GRU": "GRUCell", "LSTM": "LSTMCell"}
 # Keras activation name -> (ONNX name, alpha, beta), the same function (Keras 3's source).
 _ACTIVATIONS = {
     "tanh": ("Tanh", 0.0, 0.0),
@@ -55,19 +56,22 @@ def from_keras(layer: Any) -> Module:
 
     Parameters
     ----------
-    layer : keras.layers.SimpleRNN, GRU, LSTM, Bidirectional or keras.Sequential
-        A recurrent layer (``reset_after`` either way, ``go_backwards``, activations among
-        tanh, sigmoid, relu, hard_sigmoid, linear, elu, leaky_relu, softsign, softplus),
-        one wrapped in ``Bidirectional`` (any merge mode), or a ``Sequential`` of such
-        layers of one kind and configuration, optionally with equal ``Dropout`` layers
-        between them (which become ``dropout=``).
+    layer : a Keras recurrent layer, cell, Bidirectional or keras.Sequential
+        A recurrent layer: ``SimpleRNN``, ``GRU``, ``LSTM``, or the generic
+        ``keras.layers.RNN`` around one ``SimpleRNNCell``, ``GRUCell`` or ``LSTMCell``
+        (``reset_after`` either way, ``go_backwards``, activations among tanh, sigmoid,
+        relu, hard_sigmoid, linear, elu, leaky_relu, softsign, softplus); one wrapped in
+        ``Bidirectional`` (any merge mode); a ``Sequential`` of such layers of one kind
+        and configuration, optionally with equal ``Dropout`` layers between them (which
+        become ``dropout=``); or one of those cells on its own.
 
     Returns
     -------
-    rnn.RNN, GRU or LSTM
-        With ``batch_first=True`` (Keras' layout). Its ``output`` is the layer's output
-        with ``return_sequences=True``: for ``go_backwards=True`` in time order, where
-        Keras gives it in processing order (``keras_output[:, ::-1]``).
+    rnn.RNN, GRU, LSTM, RNNCell, GRUCell or LSTMCell
+        For a layer or a stack, a model with ``batch_first=True`` (Keras' layout). Its
+        ``output`` is the layer's output with ``return_sequences=True``: for
+        ``go_backwards=True`` in time order, where Keras gives it in processing order
+        (``keras_output[:, ::-1]``). For a cell, the cell of the same kind.
 
     Raises
     ------
@@ -93,6 +97,8 @@ def from_keras(layer: Any) -> Module:
     GRU(3, 4, batch_first=True, bidirectional=True)
     """
     keras = _keras("from_keras")
+    if type(layer).__name__ in _KERAS_CELLS.values():
+        return _from_cell(keras, layer)
     recurrent, dropout = _stack(keras, layer)
     descriptions = [_describe(keras, r) for r in recurrent]
     first = descriptions[0]
@@ -126,6 +132,21 @@ def from_keras(layer: Any) -> Module:
     return _models.build(name, False, args, state, training=True)
 
 
+def _from_cell(keras: Any, cell: Any) -> Module:
+    """`from_keras` of a Keras cell: the `rnn` cell of its kind."""
+    described = _describe(keras, cell, alone=True)
+    args = {
+        "input_size": described["input_size"],
+        "hidden_size": described["units"],
+        "bias": described["use_bias"],
+        "dtype": described["dtype"],
+        **described["variants"],
+    }
+    name = described["name"]
+    state = _weights_to_ours(name, _weights(keras, cell), described, "")
+    return _models.build(name, True, args, state, training=True)
+
+
 def _stack(keras: Any, layer: Any) -> tuple[list[Any], float]:
     """The recurrent layers of `layer` and the dropout rate between them."""
     if type(layer) is not keras.Sequential:
@@ -150,8 +171,9 @@ def _stack(keras: Any, layer: Any) -> tuple[list[Any], float]:
     return recurrent, rates[0] if rates else 0.0
 
 
-def _describe(keras: Any, layer: Any) -> dict[str, Any]:
-    """What `layer` (recurrent, maybe wrapped in Bidirectional) computes, as our arguments."""
+def _describe(keras: Any, layer: Any, alone: bool = False) -> dict[str, Any]:
+    """What `layer` (recurrent, maybe wrapped in Bidirectional; a cell if `alone`)
+    computes, as our arguments."""
     directions, merge_mode = 1, "concat"
     single = layer
     if type(layer) is keras.layers.Bidirectional:
@@ -163,22 +185,30 @@ def _describe(keras: Any, layer: Any) -> dict[str, Any]:
                 "rnn.from_keras: the Bidirectional's backward layer is configured "
                 "differently from its forward layer"
             )
+    # the generic keras.layers.RNN holds its options in its cell; the others proxy them
+    cell = single.cell if type(single) is keras.layers.RNN else single
     kinds = {keras_name: name for name, keras_name in _KERAS_NAMES.items()}
-    name = kinds.get(type(single).__name__)
-    if name is None or type(single) is not getattr(keras.layers, type(single).__name__, None):
+    kinds |= {keras_name: name for name, keras_name in _KERAS_CELLS.items()}
+    name = kinds.get(type(cell).__name__)
+    exact = all(type(o) is getattr(keras.layers, type(o).__name__, None) for o in (single, cell))
+    a_cell = type(cell).__name__ in _KERAS_CELLS.values()
+    # a cell on its own, or inside the generic RNN; the other layers on their own
+    placed = a_cell == (alone or cell is not single)
+    if name is None or not exact or not placed:
         raise TypeError(
-            "rnn.from_keras expects a keras.layers.SimpleRNN, GRU, LSTM, a Bidirectional "
-            f"wrapping one, or a keras.Sequential of them; got {type(single).__name__}"
+            "rnn.from_keras expects a keras.layers.SimpleRNN, GRU, LSTM, an RNN around a "
+            "SimpleRNNCell, GRUCell or LSTMCell, a Bidirectional wrapping one of those, a "
+            f"keras.Sequential of them, or one of those cells; got {_shown(single)}"
         )
     if not single.built:
         raise ValueError(f"rnn.from_keras: the {type(single).__name__} is not built yet")
     for option in ("dropout", "recurrent_dropout"):
-        if getattr(single, option, 0.0):
+        if getattr(cell, option, 0.0):
             raise ValueError(
-                f"rnn.from_keras: {option}={getattr(single, option)} has no equivalent "
+                f"rnn.from_keras: {option}={getattr(cell, option)} has no equivalent "
                 f"(set it to 0 for the conversion)"
             )
-    if single.stateful:
+    if getattr(single, "stateful", False):  # cells have no such option
         raise ValueError("rnn.from_keras: stateful=True has no equivalent")
     kernel = _weights(keras, single)[0]
     dtype = np.dtype(kernel.dtype).name
@@ -189,7 +219,7 @@ def _describe(keras: Any, layer: Any) -> dict[str, Any]:
             f"rnn.from_keras: the Bidirectional computes in {layer.compute_dtype} while its "
             f"layers hold {single.compute_dtype} weights; give both the same dtype"
         )
-    units = single.units
+    units = cell.units
     variants: dict[str, Any] = {}
     if directions == 2:
         if single.go_backwards:
@@ -201,17 +231,17 @@ def _describe(keras: Any, layer: Any) -> dict[str, Any]:
             raise ValueError(f"rnn.from_keras: unknown merge_mode {merge_mode!r}")
         if merge_mode != "concat":
             variants["merge_mode"] = merge_mode
-    elif single.go_backwards:
+    elif getattr(single, "go_backwards", False):
         variants["go_backwards"] = True
-    if name == "GRU" and not single.reset_after:
+    if name == "GRU" and not cell.reset_after:
         variants["reset_after"] = False
-    variants |= _activation_arguments(name, single, directions)
+    variants |= _activation_arguments(name, cell, directions)
     return {
         "name": name,
         "units": units,
         "input_size": kernel.shape[0],
         "width": units * (directions if merge_mode == "concat" else 1),
-        "use_bias": single.use_bias,
+        "use_bias": cell.use_bias,
         "directions": directions,
         "dtype": dtype,
         "variants": variants,
@@ -219,11 +249,19 @@ def _describe(keras: Any, layer: Any) -> dict[str, Any]:
     }
 
 
-def _activation_arguments(name: str, single: Any, directions: int) -> dict[str, Any]:
+def _shown(layer: Any) -> str:
+    """A layer's class name, with its cell's for the generic ``RNN``: ``RNN(GRUCell)``."""
+    cell = getattr(layer, "cell", None)
+    if type(layer).__name__ == "RNN" and cell is not None:
+        return f"RNN({type(cell).__name__})"
+    return type(layer).__name__
+
+
+def _activation_arguments(name: str, cell: Any, directions: int) -> dict[str, Any]:
     """Keras' activation / recurrent_activation as our ``activations=`` (ONNX order)."""
-    keras_names = [single.activation.__name__]
+    keras_names = [cell.activation.__name__]
     if name != "RNN":
-        keras_names = [single.recurrent_activation.__name__, *keras_names * (_roles(name) - 1)]
+        keras_names = [cell.recurrent_activation.__name__, *keras_names * (_roles(name) - 1)]
     unknown = [a for a in keras_names if a not in _ACTIVATIONS]
     if unknown:
         raise ValueError(
@@ -269,7 +307,7 @@ def to_keras(model: Module) -> Any:
 
     Parameters
     ----------
-    model : rnn.RNN, GRU or LSTM
+    model : rnn.RNN, GRU, LSTM, RNNCell, GRUCell or LSTMCell
         Without ``proj_size``, ``peephole``, ``input_forget`` or ``clip``, with
         activations Keras has (see `from_keras`), the same for both directions.
 
@@ -282,14 +320,16 @@ def to_keras(model: Module) -> Any:
         of them (with ``Dropout`` layers between them for ``dropout > 0``), which returns
         the output only. Keras takes batch-major input ``(N, L, H_in)`` whatever
         ``batch_first`` says, and with ``go_backwards`` returns the output in processing
-        order (ours reversed in time).
+        order (ours reversed in time). For a cell, a built ``SimpleRNNCell``/``GRUCell``/
+        ``LSTMCell``: ``cell(x, [h])`` (``[h, c]`` for the LSTM) returns the new ``h``
+        and the new states.
 
     Raises
     ------
     ImportError
         If keras is not installed (the extra ``keras``).
     TypeError
-        If `model` is not an `rnn.RNN`, `GRU` or `LSTM`.
+        If `model` is none of the above.
     ValueError
         Naming the option Keras does not have.
 
@@ -306,8 +346,6 @@ def to_keras(model: Module) -> Any:
     """
     keras = _keras("to_keras")
     name, is_cell = _models.kind(model, "to_keras")
-    if is_cell:
-        raise TypeError(f"rnn.to_keras expects an rnn.RNN, GRU or LSTM; got {type(model).__name__}")
     args = _models.arguments(model)
     refused = [k for k in ("proj_size", "peephole", "input_forget", "clip") if args.get(k)]
     if refused:
@@ -316,15 +354,19 @@ def to_keras(model: Module) -> Any:
     options: dict[str, Any] = {
         "units": model.hidden_size,
         "use_bias": model.bias,
-        "return_sequences": True,
-        "return_state": model.num_layers == 1,
         "dtype": args["dtype"],
     }
     options |= _keras_activations(model, name, args)
     if name == "GRU":
         options["reset_after"] = args.get("reset_after", True)
-    D = _models.directions(model)
     state = model.state_dict()
+    if is_cell:
+        cell = getattr(keras.layers, _KERAS_CELLS[name])(**options)
+        cell.build((None, model.input_size))
+        cell.set_weights(_weights_to_keras(name, state, "", model.bias, options))
+        return cell
+    options |= {"return_sequences": True, "return_state": model.num_layers == 1}
+    D = _models.directions(model)
     width = model.input_size
     layers = []
     for k in range(model.num_layers):
