@@ -222,7 +222,8 @@ def forward(
             rows = list(out.reshape(t1 - t0, batch, out.shape[1]))
             planned = _steps(lane, False, range(t0, t1), schedule.sizes, rows, 0)
             kernel.forward(planned[0], w, work)
-            progress.set(progress.steps, k, t0 + 1)
+            if t1 < steps:  # the last chunk's last slot holds the final state: not yet
+                progress.set(progress.steps, k, t0 + 1)
             for step in planned[1:]:
                 kernel.forward(step, w, work)
             if t1 == steps:  # before the next layer may overwrite the last slot

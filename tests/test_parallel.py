@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -211,6 +212,26 @@ def test_a_pipeline_of_layers_agrees_with_one_thread(
         np.testing.assert_allclose(b, a, rtol=1e-14, atol=1e-15)
     for given, before in zip(initial, (np.asarray(s) for s in initial)):
         np.testing.assert_array_equal(given, before)
+
+
+def test_a_layer_copies_its_final_state_before_the_next_overwrites_it(
+    threads: None, small_pipeline: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last chunk is one step here: a slow copy of the final state must still read
+    the first layer's state, not what the second layer wrote over it."""
+    model = rnn.RNN(3, 6, num_layers=2, dtype=np.float64, seed=7).eval()
+    x = np.random.default_rng(7).standard_normal((19, 4, 3))
+    assert _pipeline._ranges(19, 2)[-1] == (18, 19)
+    expected = run_with(1, model, x)
+    final = _pipeline._final
+
+    def slow(*args: object) -> np.ndarray:
+        time.sleep(0.05)
+        return final(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_pipeline, "_final", slow)
+    for a, b in zip(expected, run_with(2, model, x)):
+        np.testing.assert_allclose(b, a, rtol=1e-14, atol=1e-15)
 
 
 def test_the_pipeline_runs_only_where_it_applies(threads: None) -> None:
