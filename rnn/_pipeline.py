@@ -39,13 +39,11 @@ from rnn._recurrence import (
     _place_initial,
     _project,
     _steps,
+    chunk_steps,
     layer_buffers,
 )
 from rnn._threads import run_together
 from rnn._types import Array
-
-PIPELINE_ROWS = 512
-"""Rows (steps x batch) of a chunk of the pipeline: one input projection's product."""
 
 MIN_CHUNKS = 4
 """Fewest chunks of a pass run as a pipeline: with fewer, the layers overlap little (the
@@ -65,13 +63,8 @@ def applies(layout: Layout, schedule: Schedule, threads: int) -> bool:
         and schedule.full
         and schedule.order is None
         and batch * layout.hidden_size >= PARALLEL_ELEMENTS
-        and schedule.steps >= MIN_CHUNKS * _chunk_steps(schedule.steps, batch)
+        and schedule.steps >= MIN_CHUNKS * chunk_steps(schedule.steps, batch)
     )
-
-
-def _chunk_steps(steps: int, batch: int) -> int:
-    """The steps of a chunk: `PIPELINE_ROWS` rows, at least one step."""
-    return max(1, min(steps, -(-PIPELINE_ROWS // batch)))
 
 
 def _ranges(steps: int, size: int) -> list[tuple[int, int]]:
@@ -168,7 +161,7 @@ def forward(
     a row of a matrix product the same value whatever the other rows are."""
     steps, batch = x.shape[:2]
     layers, dtype = len(weights), x.dtype
-    size = _chunk_steps(steps, batch)
+    size = chunk_steps(steps, batch)
     chunks = _ranges(steps, size)
     share = shares(weights)
     h = np.empty((steps + 2, batch, 1, layout.output_size), dtype)  # becomes the output

@@ -342,9 +342,15 @@ CHUNK_ROWS = 512
 efficient matrix product, small enough that the chunk costs a fraction of the output."""
 
 
+def chunk_steps(live: int, batch: int) -> int:
+    """The steps of a chunk of `CHUNK_ROWS` rows over `batch` rows: at least one, at most
+    `live`."""
+    return max(1, min(live, -(-CHUNK_ROWS // max(batch, 1))))
+
+
 def _chunks(live: int, batch: int, reverse: bool, whole: bool) -> list[tuple[int, int]]:
     """The ranges of steps ``[t0, t1)`` projected at once, in processing order."""
-    size = live if whole else max(1, min(live, -(-CHUNK_ROWS // max(batch, 1))))
+    size = live if whole else chunk_steps(live, batch)
     ranges = [(t0, min(t0 + size, live)) for t0 in range(0, live, size)]
     return ranges[::-1] if reverse else ranges
 

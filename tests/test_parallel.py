@@ -164,7 +164,7 @@ def test_threads_calling_one_model_that_splits_its_batch(threads: None) -> None:
 @pytest.fixture
 def small_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pipeline at a test's size: chunks of 8 rows, any step's work."""
-    monkeypatch.setattr(_pipeline, "PIPELINE_ROWS", 8)
+    monkeypatch.setattr(_recurrence, "CHUNK_ROWS", 8)
     monkeypatch.setattr(_pipeline, "PARALLEL_ELEMENTS", 1)
 
 
