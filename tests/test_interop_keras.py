@@ -397,11 +397,88 @@ def test_from_keras_reads_the_generic_rnn_layer(layer: Any) -> None:
     np.testing.assert_allclose(output, expected, **F32)
 
 
-def test_from_keras_refuses_what_a_cell_cannot_say() -> None:
-    stacked = keras.layers.RNN([keras.layers.GRUCell(4), keras.layers.GRUCell(4)])
-    with pytest.raises(TypeError, match=r"got RNN\(StackedRNNCells\)"):
-        rnn.from_keras(built(stacked))
+KERAS_CELLS = {
+    "RNN": keras.layers.SimpleRNNCell,
+    "GRU": keras.layers.GRUCell,
+    "LSTM": keras.layers.LSTMCell,
+}
 
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_from_keras_reads_stacked_cells_as_layers(kind: str, go_backwards: bool) -> None:
+    cells = [KERAS_CELLS[kind](4, dtype="float64") for _ in range(3)]
+    layer = keras.layers.RNN(
+        keras.layers.StackedRNNCells(cells, dtype="float64"),
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        dtype="float64",
+    )
+    layer.build((None, None, 3))
+    x = np.random.default_rng(5).standard_normal((2, 6, 3))
+    output_keras, *per_cell = layer(x)  # each cell's states: [h] or [h, c]
+    theirs = numpy(output_keras)
+    h_keras = np.stack([numpy(s[0] if isinstance(s, (list, tuple)) else s) for s in per_cell])
+    model = rnn.from_keras(layer)
+    assert (model.num_layers, model.go_backwards) == (3, go_backwards)
+    output, state = model(x)
+    h_n = state[0] if isinstance(state, tuple) else state
+    if go_backwards:
+        output = output[:, ::-1]  # Keras: processing order
+    np.testing.assert_allclose(output, theirs, **F32)  # Keras' generic cell code
+    np.testing.assert_allclose(h_n, h_keras, **F32)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_backwards_stack_reverses_once_in_keras_too(kind: str) -> None:
+    model = KINDS[kind](
+        3, 4, num_layers=3, dropout=0.1, batch_first=True, go_backwards=True, dtype=np.float64
+    ).eval()
+    stack = rnn.to_keras(model)
+    recurrent = [sub for sub in stack.layers if type(sub) is not keras.layers.Dropout]
+    assert [r.go_backwards for r in recurrent] == [True, False, False]
+    x = np.random.default_rng(6).standard_normal((2, 6, 3))
+    output = model(x)[0]
+    theirs = numpy(stack(x))
+    np.testing.assert_allclose(output[:, ::-1], theirs, **keras_tolerance(model))
+    again = rnn.from_keras(stack).eval()
+    assert (again.go_backwards, again.dropout) == (True, 0.1)
+    np.testing.assert_allclose(again(x)[0], output, **keras_tolerance(model))
+
+
+def test_from_keras_refuses_stacks_it_cannot_express() -> None:
+    twice = keras.Sequential(
+        [
+            keras.Input((None, 3)),
+            keras.layers.GRU(4, return_sequences=True, go_backwards=True),
+            keras.layers.GRU(4, return_sequences=True, go_backwards=True),
+        ]
+    )
+    with pytest.raises(ValueError, match="layer 1 of the Sequential has go_backwards=True"):
+        rnn.from_keras(twice)
+    stacked = keras.layers.RNN([keras.layers.GRUCell(4), keras.layers.GRUCell(4)])
+    with pytest.raises(ValueError, match=r"Bidirectional around RNN\(StackedRNNCells\)"):
+        rnn.from_keras(built(keras.layers.Bidirectional(stacked)))
+    mixed = keras.layers.RNN([keras.layers.GRUCell(4), keras.layers.GRUCell(5)])
+    with pytest.raises(
+        ValueError, match=r"layer 1 of the StackedRNNCells differs from layer 0 \(GRUCell\(5\)"
+    ):
+        rnn.from_keras(built(mixed))
+    kinds = keras.layers.RNN([keras.layers.GRUCell(4), keras.layers.LSTMCell(4)])
+    with pytest.raises(ValueError, match="layer 1 of the StackedRNNCells differs"):
+        rnn.from_keras(built(kinds))
+    with pytest.raises(ValueError, match=r"the RNN\(StackedRNNCells\) is not built yet"):
+        rnn.from_keras(keras.layers.RNN([keras.layers.GRUCell(4)]))
+    with pytest.raises(ValueError, match="the StackedRNNCells holds no cell"):
+        rnn.from_keras(built(keras.layers.RNN(keras.layers.StackedRNNCells([]))))
+    inner = keras.layers.RNN(keras.layers.StackedRNNCells([keras.layers.GRUCell(4)]))
+    in_a_stack = keras.Sequential([keras.Input((None, 3)), inner])
+    with pytest.raises(TypeError, match=r"got RNN\(StackedRNNCells\)"):
+        rnn.from_keras(in_a_stack)
+
+
+def test_from_keras_refuses_what_a_cell_cannot_say() -> None:
     class Custom(keras.layers.GRUCell):  # type: ignore[misc]
         pass
 

@@ -99,8 +99,7 @@ def from_keras(layer: Any) -> Module:
     keras = _keras("from_keras")
     if type(layer).__name__ in _KERAS_CELLS.values():
         return _from_cell(keras, layer)
-    recurrent, dropout = _stack(keras, layer)
-    descriptions = [_describe(keras, r) for r in recurrent]
+    descriptions, holders, dropout, container = _layers(keras, layer)
     first = descriptions[0]
     for k, d in enumerate(descriptions[1:], start=1):
         expected_input = first["width"]
@@ -108,7 +107,7 @@ def from_keras(layer: Any) -> Module:
             "input_size"
         ] != expected_input:
             raise ValueError(
-                f"rnn.from_keras: layer {k} of the Sequential differs from layer 0 "
+                f"rnn.from_keras: layer {k} of the {container} differs from layer 0 "
                 f"({d['config']} reading {d['input_size']} features, expected "
                 f"{first['config']} reading {expected_input})"
             )
@@ -116,7 +115,7 @@ def from_keras(layer: Any) -> Module:
     args: dict[str, Any] = {
         "input_size": first["input_size"],
         "hidden_size": first["units"],
-        "num_layers": len(recurrent),
+        "num_layers": len(descriptions),
         "bias": first["use_bias"],
         "batch_first": True,
         "dropout": dropout,
@@ -125,9 +124,8 @@ def from_keras(layer: Any) -> Module:
     }
     args |= first["variants"]
     state: dict[str, Any] = {}
-    for k, r in enumerate(recurrent):
-        layers = [r.forward_layer, r.backward_layer] if first["directions"] == 2 else [r]
-        for suffix, single in zip((f"_l{k}", f"_l{k}_reverse"), layers):
+    for k, singles in enumerate(holders):
+        for suffix, single in zip((f"_l{k}", f"_l{k}_reverse"), singles):
             state |= _weights_to_ours(name, _weights(keras, single), first, suffix)
     return _models.build(name, False, args, state, training=True)
 
@@ -145,6 +143,57 @@ def _from_cell(keras: Any, cell: Any) -> Module:
     name = described["name"]
     state = _weights_to_ours(name, _weights(keras, cell), described, "")
     return _models.build(name, True, args, state, training=True)
+
+
+def _layers(keras: Any, layer: Any) -> tuple[list[dict[str, Any]], list[list[Any]], float, str]:
+    """What each recurrent layer of `layer` computes (`_describe`), the Keras objects
+    holding each one's weights (one per direction), the dropout rate between layers, and
+    what holds the layers, for messages.
+
+    Keras' ``go_backwards`` reverses a layer's input and returns its output in processing
+    order. So in a ``Sequential`` only the first layer may go backwards: the layers after
+    it, going forwards, read its output in the order it was computed, which is our
+    ``go_backwards`` stack; a second reversal would run that layer forwards in time.
+    """
+    if type(layer) is keras.layers.RNN and type(layer.cell) is keras.layers.StackedRNNCells:
+        return _stacked_cells(keras, layer)
+    recurrent, dropout = _stack(keras, layer)
+    descriptions = [_describe(keras, r) for r in recurrent]
+    backwards = descriptions[0]["variants"].get("go_backwards", False)
+    for k, d in enumerate(descriptions[1:], start=1):
+        if d["variants"].get("go_backwards"):
+            raise ValueError(
+                f"rnn.from_keras: layer {k} of the Sequential has go_backwards=True, so it "
+                "reverses its input a second time; only the first layer of a stack may go "
+                "backwards (the layers after it then read its output in processing order)"
+            )
+        if backwards:  # reading layer 0's output in processing order
+            d["variants"]["go_backwards"] = True
+    holders = [
+        [r.forward_layer, r.backward_layer] if type(r) is keras.layers.Bidirectional else [r]
+        for r in recurrent
+    ]
+    return descriptions, holders, dropout, "Sequential"
+
+
+def _stacked_cells(
+    keras: Any, layer: Any
+) -> tuple[list[dict[str, Any]], list[list[Any]], float, str]:
+    """`_layers` of ``RNN(StackedRNNCells)``: each step runs the cells in turn, which is
+    a stack of layers, cell k as layer k (and ``go_backwards`` reverses the input once)."""
+    if not layer.built:
+        raise ValueError("rnn.from_keras: the RNN(StackedRNNCells) is not built yet")
+    if layer.stateful:
+        raise ValueError("rnn.from_keras: stateful=True has no equivalent")
+    cells = layer.cell.cells
+    if not cells:
+        raise ValueError("rnn.from_keras: the StackedRNNCells holds no cell")
+    descriptions = []
+    for cell in cells:
+        described = _describe(keras, cell, alone=True)
+        described["variants"] |= {"go_backwards": True} if layer.go_backwards else {}
+        descriptions.append(described)
+    return descriptions, [[cell] for cell in cells], 0.0, "StackedRNNCells"
 
 
 def _stack(keras: Any, layer: Any) -> tuple[list[Any], float]:
@@ -187,6 +236,12 @@ def _describe(keras: Any, layer: Any, alone: bool = False) -> dict[str, Any]:
             )
     # the generic keras.layers.RNN holds its options in its cell; the others proxy them
     cell = single.cell if type(single) is keras.layers.RNN else single
+    if type(cell) is keras.layers.StackedRNNCells and directions == 2:
+        raise ValueError(
+            "rnn.from_keras: a Bidirectional around RNN(StackedRNNCells) runs each "
+            "direction through a stack of its own, while layer k+1 of a bidirectional "
+            "rnn stack reads both directions of layer k; it has no equivalent"
+        )
     kinds = {keras_name: name for name, keras_name in _KERAS_NAMES.items()}
     kinds |= {keras_name: name for name, keras_name in _KERAS_CELLS.items()}
     name = kinds.get(type(cell).__name__)
@@ -198,7 +253,8 @@ def _describe(keras: Any, layer: Any, alone: bool = False) -> dict[str, Any]:
         raise TypeError(
             "rnn.from_keras expects a keras.layers.SimpleRNN, GRU, LSTM, an RNN around a "
             "SimpleRNNCell, GRUCell or LSTMCell, a Bidirectional wrapping one of those, a "
-            f"keras.Sequential of them, or one of those cells; got {_shown(single)}"
+            "keras.Sequential of them, an RNN around a StackedRNNCells of those cells, or "
+            f"one of those cells; got {_shown(single)}"
         )
     if not single.built:
         raise ValueError(f"rnn.from_keras: the {type(single).__name__} is not built yet")
@@ -320,7 +376,8 @@ def to_keras(model: Module) -> Any:
         of them (with ``Dropout`` layers between them for ``dropout > 0``), which returns
         the output only. Keras takes batch-major input ``(N, L, H_in)`` whatever
         ``batch_first`` says, and with ``go_backwards`` returns the output in processing
-        order (ours reversed in time). For a cell, a built ``SimpleRNNCell``/``GRUCell``/
+        order (ours reversed in time); in a stack only the first layer has
+        ``go_backwards=True``, as the others read its output in that order. For a cell, a built ``SimpleRNNCell``/``GRUCell``/
         ``LSTMCell``: ``cell(x, [h])`` (``[h, c]`` for the LSTM) returns the new ``h``
         and the new states.
 
@@ -371,7 +428,8 @@ def to_keras(model: Module) -> Any:
     layers = []
     for k in range(model.num_layers):
         cls = getattr(keras.layers, _KERAS_NAMES[name])
-        layer = cls(**options, go_backwards=bool(args.get("go_backwards")))
+        # only the first layer reverses (see _layers): the others read its processing order
+        layer = cls(**options, go_backwards=bool(args.get("go_backwards")) and k == 0)
         if D == 2:  # Bidirectional makes its own copies of the layers it is given
             layer = keras.layers.Bidirectional(
                 layer,
