@@ -158,9 +158,52 @@ def test_to_onnx_writes_the_file_whole_and_from_onnx_reads_a_path(tmp_path: Path
     assert not (tmp_path / "missing").exists()
 
 
-def test_to_onnx_refuses_cells_and_other_objects() -> None:
-    with pytest.raises(TypeError, match=r"expects an rnn.RNN, GRU or LSTM; got GRUCell"):
-        rnn.to_onnx(rnn.GRUCell(2, 3), None)
+CELLS = {
+    "rnn": lambda **o: rnn.RNNCell(3, 4, **o),
+    "rnn_relu": lambda **o: rnn.RNNCell(3, 4, nonlinearity="relu", **o),
+    "gru": lambda **o: rnn.GRUCell(3, 4, **o),
+    "gru_reset_before": lambda **o: rnn.GRUCell(3, 4, reset_after=False, clip=0.5, **o),
+    "lstm": lambda **o: rnn.LSTMCell(3, 4, **o),
+    "lstm_peephole": lambda **o: rnn.LSTMCell(3, 4, peephole=True, input_forget=True, **o),
+    "lstm_softsign": lambda **o: rnn.LSTMCell(
+        3, 4, activations=["HardSigmoid", "Softsign", "Softsign"], activation_alpha=[0.3], **o
+    ),
+}
+
+
+@pytest.mark.parametrize("loop", [False, True], ids=["nodes", "loops"])
+@pytest.mark.parametrize("initial_states", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("kind", CELLS)
+def test_a_cell_in_onnx_is_one_step(kind: str, bias: bool, initial_states: bool, loop: bool):
+    dtype = np.float64 if loop else np.float32  # onnxruntime's nodes: float32 only
+    cell = CELLS[kind](bias=bias, dtype=dtype, seed=2)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 3)).astype(dtype)
+    widths = [4, 4] if isinstance(cell, rnn.LSTMCell) else [4]
+    initial = [rng.standard_normal((5, w)).astype(dtype) for w in widths]
+    proto = rnn.to_onnx(cell, None, initial_states=initial_states, loop=loop)
+    assert [i.name for i in proto.graph.input] == ["input", "h0", "c0"][
+        : 1 + initial_states * len(widths)
+    ]
+    feeds = {"input": x} | (dict(zip(("h0", "c0"), initial)) if initial_states else {})
+    got = run_onnxruntime(proto, feeds)
+    hx = (tuple(initial) if len(initial) == 2 else initial[0]) if initial_states else None
+    mine = cell(x, hx)
+    mine = list(mine) if isinstance(mine, tuple) else [mine]
+    assert [o.name for o in proto.graph.output] == ["h_n", "c_n"][: len(widths)]
+    for a, b in zip(mine, got, strict=True):
+        assert a.shape == b.shape == (5, 4) and b.dtype == dtype
+        np.testing.assert_allclose(a, b, **tolerance(dtype))
+    again = rnn.from_onnx(proto)
+    assert type(again) is type(cell) and repr(again) == repr(cell)
+    theirs = again.state_dict()
+    assert all(np.array_equal(v, theirs[k]) for k, v in cell.state_dict().items())
+
+
+def test_to_onnx_refuses_lengths_for_a_cell_and_other_objects() -> None:
+    with pytest.raises(ValueError, match=r"rnn.to_onnx: a GRUCell runs one step; it has no lengths"):
+        rnn.to_onnx(rnn.GRUCell(2, 3), None, lengths=True)
     with pytest.raises(TypeError, match=r"rnn.to_onnx expects an rnn.RNN.*got list"):
         rnn.to_onnx([], None)
 

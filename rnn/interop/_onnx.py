@@ -82,18 +82,18 @@ def to_onnx(
 
     Parameters
     ----------
-    model : rnn.RNN, GRU or LSTM
+    model : rnn.RNN, GRU, LSTM, RNNCell, GRUCell or LSTMCell
         Any configuration, variants included. The graph computes the model in evaluation
-        mode (dropout off).
+        mode (dropout off); a cell's, one step.
     path : str, os.PathLike or None
         Where to write the ``.onnx`` file; None writes nothing. The file is written
         whole or not at all.
     lengths : bool, default False
         Add an int32 input ``lengths`` of shape ``(N,)``, the model's ``lengths=``
-        (ONNX's ``sequence_lens``); padded output positions are 0.
+        (ONNX's ``sequence_lens``); padded output positions are 0. Not for a cell.
     initial_states : bool, default False
-        Add inputs ``h0`` (and ``c0`` for an LSTM) shaped as the model takes them;
-        without them the states start at zero.
+        Add inputs ``h0`` (and ``c0`` for an LSTM) shaped as the model takes them (a
+        cell's ``(N, H)``); without them the states start at zero.
     loop : bool, default False
         Write every layer as ``Loop``s of standard operators instead of ONNX's
         ``RNN``/``GRU``/``LSTM`` nodes: onnxruntime runs those nodes in float32 only, the
@@ -106,14 +106,17 @@ def to_onnx(
         Input ``input`` of shape ``(L, N, H_in)`` (``(N, L, H_in)`` with batch_first);
         outputs ``output``, ``h_n`` (and ``c_n``) of the model's shapes; with
         ``merge_mode=None``, ``output_forward`` and ``output_reverse`` instead of
-        ``output``. Opset 17.
+        ``output``. For a cell, input ``input`` of shape ``(N, H_in)`` and outputs
+        ``h_n`` (and ``c_n``) of shape ``(N, H)``, the new states. Opset 17.
 
     Raises
     ------
     ImportError
         If onnx is not installed (the extra ``onnx``).
     TypeError
-        If `model` is not an `rnn.RNN`, `GRU` or `LSTM`.
+        If `model` is none of the above.
+    ValueError
+        For ``lengths=True`` with a cell.
 
     Examples
     --------
@@ -128,11 +131,8 @@ def to_onnx(
     """
     onnx = _onnx("to_onnx")
     name, is_cell = _models.kind(model, "to_onnx")
-    if is_cell:
-        raise TypeError(
-            f"rnn.to_onnx expects an rnn.RNN, GRU or LSTM; got {type(model).__name__} "
-            "(a cell is one step: wrap it as a one-layer model)"
-        )
+    if is_cell and lengths:
+        raise ValueError(f"rnn.to_onnx: a {type(model).__name__} runs one step; it has no lengths")
     args = _models.arguments(model)
     dtype = np.dtype(model.dtype)
     g = _Graph(onnx, dtype, [0])
@@ -140,10 +140,16 @@ def to_onnx(
     D = _models.directions(model)
     H = model.hidden_size
     P = args.get("proj_size", 0) or H
-    rows = D * model.num_layers
-    steps = ["N", "L"] if model.batch_first else ["L", "N"]
+    num_layers = 1 if is_cell else model.num_layers
+    rows = [] if is_cell else [D * num_layers]  # a cell's states have no layer axis
+    first = g.constant([0], dtype=np.int64) if is_cell else ""  # the axis a cell adds
+    if is_cell:  # one step: a sequence of length 1
+        steps = ["N"]
+        x = g.add("Unsqueeze", ["input", first])
+    else:
+        steps = ["N", "L"] if model.batch_first else ["L", "N"]
+        x = g.add("Transpose", ["input"], perm=[1, 0, 2]) if model.batch_first else "input"
     inputs = [onnx.helper.make_tensor_value_info("input", elem, [*steps, model.input_size])]
-    x = g.add("Transpose", ["input"], perm=[1, 0, 2]) if model.batch_first else "input"
     sequence_lens = ""
     if lengths:
         inputs.append(onnx.helper.make_tensor_value_info("lengths", onnx.TensorProto.INT32, ["N"]))
@@ -152,13 +158,17 @@ def to_onnx(
     sizes = [P, H]
     if initial_states:
         for state_name, size in zip(states, sizes):
-            inputs.append(onnx.helper.make_tensor_value_info(state_name, elem, [rows, "N", size]))
+            inputs.append(onnx.helper.make_tensor_value_info(state_name, elem, [*rows, "N", size]))
     parameters = model.state_dict()
+    if is_cell:  # named as layer 0's
+        parameters = {f"{key}_l0": value for key, value in parameters.items()}
     finals: list[list[str]] = [[] for _ in states]
-    for k in range(model.num_layers):
+    for k in range(num_layers):
         weights = _layer_to_onnx(g, name, parameters, k, D, model.bias)
         initial = [""] * len(states)
-        if initial_states:
+        if initial_states and is_cell:
+            initial = [g.add("Unsqueeze", [s, first]) for s in states]
+        elif initial_states:
             bounds = [
                 g.constant([k * D], dtype=np.int64),
                 g.constant([(k + 1) * D], dtype=np.int64),
@@ -171,24 +181,27 @@ def to_onnx(
         for collected, final in zip(finals, layer_finals):
             collected.append(final)
         x = _merge(g, ys, args.get("merge_mode", "concat"))
-    outputs = _output_names(args.get("merge_mode", "concat"))
-    for value, out in zip([x] if isinstance(x, str) else x, outputs):
-        g.rename(g.add("Transpose", [value], perm=[1, 0, 2]) if model.batch_first else value, out)
-    out_width = P if args.get("merge_mode", "concat") != "concat" else D * P
-    value_infos = [
-        onnx.helper.make_tensor_value_info(o, elem, [*steps, out_width]) for o in outputs
-    ]
+    value_infos = []
+    if not is_cell:  # a cell's output is its new h
+        outputs = _output_names(args.get("merge_mode", "concat"))
+        for value, out in zip([x] if isinstance(x, str) else x, outputs):
+            transposed = model.batch_first
+            g.rename(g.add("Transpose", [value], perm=[1, 0, 2]) if transposed else value, out)
+        out_width = P if args.get("merge_mode", "concat") != "concat" else D * P
+        value_infos = [
+            onnx.helper.make_tensor_value_info(o, elem, [*steps, out_width]) for o in outputs
+        ]
     for state_name, collected, size in zip(("h_n", "c_n"), finals, sizes):
-        g.rename(
-            g.add("Concat", collected, axis=0) if len(collected) > 1 else collected[0], state_name
-        )
-        value_infos.append(onnx.helper.make_tensor_value_info(state_name, elem, [rows, "N", size]))
+        final = g.add("Concat", collected, axis=0) if len(collected) > 1 else collected[0]
+        g.rename(g.add("Squeeze", [final, first]) if is_cell else final, state_name)
+        value_infos.append(onnx.helper.make_tensor_value_info(state_name, elem, [*rows, "N", size]))
     graph = onnx.helper.make_graph(g.nodes, name.lower(), inputs, value_infos, g.initializers)
     proto = onnx.helper.make_model(
         graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)], producer_name="rnn"
     )
     onnx.helper.set_model_props(
-        proto, {METADATA_KEY: json.dumps({"class": name, "arguments": args})}
+        proto,
+        {METADATA_KEY: json.dumps({"class": name, "cell": is_cell, "arguments": args})},
     )
     onnx.checker.check_model(proto, full_check=True)
     if path is not None:
@@ -348,7 +361,7 @@ def _loop_layer(
     D = _models.directions(model)
     H = model.hidden_size
     G = _GATES[name]
-    sizes = [model.proj_size or H, H] if name == "LSTM" else [H]
+    sizes = [getattr(model, "proj_size", 0) or H, H] if name == "LSTM" else [H]  # cells: none
     int64 = np.int64
     shape = g.add("Shape", [x])  # [L, N, H_in]
     L = g.add("Gather", [shape, g.constant(0, dtype=int64)])
@@ -542,7 +555,7 @@ def from_onnx(model_or_path: Any, weights: Mapping[str, Any] | None = None) -> M
     ----------
     model_or_path : onnx.ModelProto, str or os.PathLike
         Either a graph `to_onnx` wrote (read back exactly: class, configuration and
-        parameters), or any graph holding one ``RNN``, ``GRU`` or ``LSTM`` node: the
+        parameters; a cell as a cell), or any graph holding one ``RNN``, ``GRU`` or ``LSTM`` node: the
         result computes that node, with every attribute honoured (``layout=1`` becomes
         ``batch_first=True``, ``direction="reverse"`` ``go_backwards=True``,
         ``linear_before_reset=0`` ``reset_after=False``, ``P`` peepholes, ``clip``,
@@ -559,6 +572,7 @@ def from_onnx(model_or_path: Any, weights: Mapping[str, Any] | None = None) -> M
     Returns
     -------
     rnn.RNN, GRU or LSTM
+        Or the cell `to_onnx` wrote.
 
     Raises
     ------
@@ -606,13 +620,13 @@ def from_onnx(model_or_path: Any, weights: Mapping[str, Any] | None = None) -> M
 
 def _from_written(onnx: Any, graph: Any, written: Mapping[str, Any]) -> Module:
     """A model `to_onnx` wrote: its arguments from the metadata, parameters from the graph."""
-    name, args = written["class"], written["arguments"]
+    name, args, is_cell = written["class"], written["arguments"], written.get("cell", False)
     initializers = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
     D = 2 if args.get("bidirectional") else 1
     order = _gates.ONNX[name]
     state = {}
-    for k in range(args["num_layers"]):
-        for d, s in enumerate(_suffixes(k, D)):
+    for k in range(args.get("num_layers", 1)):
+        for d, s in enumerate([""] if is_cell else _suffixes(k, D)):
             state[f"weight_ih{s}"] = _gates.to_ours(initializers[f"W_l{k}"][d], order)
             state[f"weight_hh{s}"] = _gates.to_ours(initializers[f"R_l{k}"][d], order)
             if f"B_l{k}" in initializers:
@@ -625,7 +639,7 @@ def _from_written(onnx: Any, graph: Any, written: Mapping[str, Any]) -> Module:
                 )
             if f"weight_hr_l{k}" in initializers:
                 state[f"weight_hr{s}"] = initializers[f"weight_hr_l{k}"][d]
-    return _models.build(name, False, args, state, training=True)
+    return _models.build(name, is_cell, args, state, training=True)
 
 
 def _constant(
