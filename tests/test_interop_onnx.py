@@ -202,7 +202,7 @@ def test_a_cell_in_onnx_is_one_step(kind: str, bias: bool, initial_states: bool,
 
 
 def test_to_onnx_refuses_lengths_for_a_cell_and_other_objects() -> None:
-    with pytest.raises(ValueError, match=r"rnn.to_onnx: a GRUCell runs one step; it has no lengths"):
+    with pytest.raises(ValueError, match=r"to_onnx: a GRUCell runs one step; it has no lengths"):
         rnn.to_onnx(rnn.GRUCell(2, 3), None, lengths=True)
     with pytest.raises(TypeError, match=r"rnn.to_onnx expects an rnn.RNN.*got list"):
         rnn.to_onnx([], None)

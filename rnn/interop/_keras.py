@@ -377,9 +377,9 @@ def to_keras(model: Module) -> Any:
         the output only. Keras takes batch-major input ``(N, L, H_in)`` whatever
         ``batch_first`` says, and with ``go_backwards`` returns the output in processing
         order (ours reversed in time); in a stack only the first layer has
-        ``go_backwards=True``, as the others read its output in that order. For a cell, a built ``SimpleRNNCell``/``GRUCell``/
-        ``LSTMCell``: ``cell(x, [h])`` (``[h, c]`` for the LSTM) returns the new ``h``
-        and the new states.
+        ``go_backwards=True``, as the others read its output in that order. For a cell,
+        a built ``SimpleRNNCell``/``GRUCell``/``LSTMCell``: ``cell(x, [h])``
+        (``[h, c]`` for the LSTM) returns the new ``h`` and the new states.
 
     Raises
     ------
