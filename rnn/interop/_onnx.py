@@ -559,8 +559,9 @@ def from_onnx(model_or_path: Any, weights: Mapping[str, Any] | None = None) -> M
         ``LSTM`` node: the result computes that node, with every attribute honoured
         (``layout=1`` becomes ``batch_first=True``, ``direction="reverse"``
         ``go_backwards=True``, ``linear_before_reset=0`` ``reset_after=False``, ``P``
-        peepholes, ``clip``, ``activations``, ``input_forget``). The node's ``Y`` ``[L, D, N, H]`` is the
-        result's output ``(L, N, D*H)`` with the direction axis moved next to the features;
+        peepholes, ``clip``, ``activations``, ``input_forget``). The node's ``Y``
+        ``[L, D, N, H]`` is the result's output ``(L, N, D*H)`` with the direction axis
+        moved next to the features;
         its ``sequence_lens``, ``initial_h`` and ``initial_c`` are the call's ``lengths=``
         and ``hx`` (with ``layout=1`` ONNX's ``[N, D, H]`` states are ours transposed,
         ``(D, N, H)``: ``batch_first`` never applies to them).
