@@ -457,6 +457,15 @@ def test_from_keras_refuses_stacks_it_cannot_express() -> None:
     )
     with pytest.raises(ValueError, match="layer 1 of the Sequential has go_backwards=True"):
         rnn.from_keras(twice)
+    later = keras.Sequential(
+        [
+            keras.Input((None, 3)),
+            keras.layers.GRU(4, return_sequences=True),
+            keras.layers.GRU(4, return_sequences=True, go_backwards=True),
+        ]
+    )
+    with pytest.raises(ValueError, match="only the first layer of a stack may go backwards"):
+        rnn.from_keras(later)
     stacked = keras.layers.RNN([keras.layers.GRUCell(4), keras.layers.GRUCell(4)])
     with pytest.raises(ValueError, match=r"Bidirectional around RNN\(StackedRNNCells\)"):
         rnn.from_keras(built(keras.layers.Bidirectional(stacked)))

@@ -164,8 +164,8 @@ def _layers(keras: Any, layer: Any) -> tuple[list[dict[str, Any]], list[list[Any
         if d["variants"].get("go_backwards"):
             raise ValueError(
                 f"rnn.from_keras: layer {k} of the Sequential has go_backwards=True, so it "
-                "reverses its input a second time; only the first layer of a stack may go "
-                "backwards (the layers after it then read its output in processing order)"
+                "reverses the order of what it reads; only the first layer of a stack may "
+                "go backwards (the layers after it then read its output in processing order)"
             )
         if backwards:  # reading layer 0's output in processing order
             d["variants"]["go_backwards"] = True
