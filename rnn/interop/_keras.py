@@ -158,6 +158,12 @@ def _layers(keras: Any, layer: Any) -> tuple[list[dict[str, Any]], list[list[Any
     if type(layer) is keras.layers.RNN and type(layer.cell) is keras.layers.StackedRNNCells:
         return _stacked_cells(keras, layer)
     recurrent, dropout = _stack(keras, layer)
+    for k, r in enumerate(recurrent):
+        if type(r) is keras.layers.RNN and type(r.cell) is keras.layers.StackedRNNCells:
+            raise ValueError(
+                f"rnn.from_keras: layer {k} of the Sequential is an RNN(StackedRNNCells); "
+                "convert it on its own, or give the Sequential a layer per cell"
+            )
     descriptions = [_describe(keras, r) for r in recurrent]
     backwards = descriptions[0]["variants"].get("go_backwards", False)
     for k, d in enumerate(descriptions[1:], start=1):
