@@ -479,6 +479,13 @@ def test_from_keras_refuses_stacks_it_cannot_express() -> None:
         rnn.from_keras(built(kinds))
     with pytest.raises(ValueError, match=r"the RNN\(StackedRNNCells\) is not built yet"):
         rnn.from_keras(keras.layers.RNN([keras.layers.GRUCell(4)]))
+    for stateful in (
+        keras.layers.GRU(4, stateful=True),
+        keras.layers.RNN([keras.layers.GRUCell(4)], stateful=True),
+    ):
+        stateful.build((2, None, 3))  # Keras: a stateful layer needs a fixed batch size
+        with pytest.raises(ValueError, match="stateful=True has no equivalent"):
+            rnn.from_keras(stateful)
     with pytest.raises(ValueError, match="the StackedRNNCells holds no cell"):
         rnn.from_keras(built(keras.layers.RNN(keras.layers.StackedRNNCells([]))))
     inner = keras.layers.RNN(keras.layers.StackedRNNCells([keras.layers.GRUCell(4)]))

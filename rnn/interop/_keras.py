@@ -155,11 +155,17 @@ def _layers(keras: Any, layer: Any) -> tuple[list[dict[str, Any]], list[list[Any
     it, going forwards, read its output in the order it was computed, which is our
     ``go_backwards`` stack; a second reversal would run that layer forwards in time.
     """
-    if type(layer) is keras.layers.RNN and type(layer.cell) is keras.layers.StackedRNNCells:
+    if _is_stacked(keras, layer):
         return _stacked_cells(keras, layer)
     recurrent, dropout = _stack(keras, layer)
     for k, r in enumerate(recurrent):
-        if type(r) is keras.layers.RNN and type(r.cell) is keras.layers.StackedRNNCells:
+        if type(r) is keras.layers.Bidirectional and _is_stacked(keras, r.forward_layer):
+            raise ValueError(
+                "rnn.from_keras: a Bidirectional around RNN(StackedRNNCells) runs each "
+                "direction through a stack of its own, while layer k+1 of a bidirectional "
+                "rnn stack reads both directions of layer k; it has no equivalent"
+            )
+        if _is_stacked(keras, r):
             raise ValueError(
                 f"rnn.from_keras: layer {k} of the Sequential is an RNN(StackedRNNCells); "
                 "convert it on its own, or give the Sequential a layer per cell"
@@ -182,22 +188,33 @@ def _layers(keras: Any, layer: Any) -> tuple[list[dict[str, Any]], list[list[Any
     return descriptions, holders, dropout, "Sequential"
 
 
+def _is_stacked(keras: Any, layer: Any) -> bool:
+    """Whether `layer` is Keras' generic ``RNN`` around a ``StackedRNNCells``."""
+    return type(layer) is keras.layers.RNN and type(layer.cell) is keras.layers.StackedRNNCells
+
+
+def _check_ready(layer: Any) -> None:
+    """Refuse a layer that is not built, or that is ``stateful`` (cells have no option)."""
+    if not layer.built:
+        raise ValueError(f"rnn.from_keras: the {_shown(layer)} is not built yet")
+    if getattr(layer, "stateful", False):
+        raise ValueError("rnn.from_keras: stateful=True has no equivalent")
+
+
 def _stacked_cells(
     keras: Any, layer: Any
 ) -> tuple[list[dict[str, Any]], list[list[Any]], float, str]:
     """`_layers` of ``RNN(StackedRNNCells)``: each step runs the cells in turn, which is
     a stack of layers, cell k as layer k (and ``go_backwards`` reverses the input once)."""
-    if not layer.built:
-        raise ValueError("rnn.from_keras: the RNN(StackedRNNCells) is not built yet")
-    if layer.stateful:
-        raise ValueError("rnn.from_keras: stateful=True has no equivalent")
+    _check_ready(layer)
     cells = layer.cell.cells
     if not cells:
         raise ValueError("rnn.from_keras: the StackedRNNCells holds no cell")
     descriptions = []
     for cell in cells:
         described = _describe(keras, cell, alone=True)
-        described["variants"] |= {"go_backwards": True} if layer.go_backwards else {}
+        if layer.go_backwards:
+            described["variants"]["go_backwards"] = True
         descriptions.append(described)
     return descriptions, [[cell] for cell in cells], 0.0, "StackedRNNCells"
 
@@ -242,12 +259,6 @@ def _describe(keras: Any, layer: Any, alone: bool = False) -> dict[str, Any]:
             )
     # the generic keras.layers.RNN holds its options in its cell; the others proxy them
     cell = single.cell if type(single) is keras.layers.RNN else single
-    if type(cell) is keras.layers.StackedRNNCells and directions == 2:
-        raise ValueError(
-            "rnn.from_keras: a Bidirectional around RNN(StackedRNNCells) runs each "
-            "direction through a stack of its own, while layer k+1 of a bidirectional "
-            "rnn stack reads both directions of layer k; it has no equivalent"
-        )
     kinds = {keras_name: name for name, keras_name in _KERAS_NAMES.items()}
     kinds |= {keras_name: name for name, keras_name in _KERAS_CELLS.items()}
     name = kinds.get(type(cell).__name__)
@@ -262,16 +273,13 @@ def _describe(keras: Any, layer: Any, alone: bool = False) -> dict[str, Any]:
             "keras.Sequential of them, an RNN around a StackedRNNCells of those cells, or "
             f"one of those cells; got {_shown(single)}"
         )
-    if not single.built:
-        raise ValueError(f"rnn.from_keras: the {type(single).__name__} is not built yet")
+    _check_ready(single)
     for option in ("dropout", "recurrent_dropout"):
         if getattr(cell, option, 0.0):
             raise ValueError(
                 f"rnn.from_keras: {option}={getattr(cell, option)} has no equivalent "
                 f"(set it to 0 for the conversion)"
             )
-    if getattr(single, "stateful", False):  # cells have no such option
-        raise ValueError("rnn.from_keras: stateful=True has no equivalent")
     kernel = _weights(keras, single)[0]
     dtype = np.dtype(kernel.dtype).name
     if dtype not in ("float32", "float64"):

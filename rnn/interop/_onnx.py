@@ -185,8 +185,9 @@ def to_onnx(
     if not is_cell:  # a cell's output is its new h
         outputs = _output_names(args.get("merge_mode", "concat"))
         for value, out in zip([x] if isinstance(x, str) else x, outputs):
-            transposed = model.batch_first
-            g.rename(g.add("Transpose", [value], perm=[1, 0, 2]) if transposed else value, out)
+            if model.batch_first:
+                value = g.add("Transpose", [value], perm=[1, 0, 2])
+            g.rename(value, out)
         out_width = P if args.get("merge_mode", "concat") != "concat" else D * P
         value_infos = [
             onnx.helper.make_tensor_value_info(o, elem, [*steps, out_width]) for o in outputs
