@@ -23,7 +23,7 @@ only `rnn` never loads their thread pools.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -146,6 +146,53 @@ LEAN_ORDER = {"RNN": [0], "GRU": [0, 1, 2], "LSTM": [0, 1, 3, 2]}  # LSTM i|f|g|
 LEAN_SIGMOIDS = {"RNN": 0, "GRU": 2, "LSTM": 3}
 
 
+class LeanParameters(NamedTuple):
+    """One layer-direction's weights as the lean loop uses them (`lean_parameters`)."""
+
+    layer: int
+    direction: int
+    w_ih_t: np.ndarray  # (H_in, G*H)
+    bias: np.ndarray  # (G*H,)
+    w_hh_t: np.ndarray  # (H, G*H)
+    b_hn: np.ndarray | None  # (H,), the GRU's only
+
+
+def lean_parameters(model: Any) -> list[LeanParameters]:
+    """The lean loop's weights for each layer-direction, in the order it runs them.
+
+    Gate blocks are reordered (`LEAN_ORDER`) and the sigmoid blocks' rows scaled by 1/2;
+    ``bias`` is ``b_ih + b_hh``, except that the GRU's n block takes ``b_in`` alone and
+    keeps ``b_hn`` apart (it sits inside ``r * (...)``).
+    """
+    name = kind(model)
+    if getattr(model, "proj_size", 0):
+        raise ValueError("the lean loop has no LSTM projection")
+    sd = model.state_dict()
+    size = model.hidden_size
+    order, sigmoids = LEAN_ORDER[name], LEAN_SIGMOIDS[name]
+    half = np.array(0.5, model.dtype)
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        """Gate blocks reordered, the sigmoid blocks scaled by 1/2."""
+        blocks = [a[i * size : (i + 1) * size] for i in order]
+        return np.concatenate([b * half if j < sigmoids else b for j, b in enumerate(blocks)])
+
+    plan = []
+    for k in range(model.num_layers):
+        for d in range(2 if model.bidirectional else 1):
+            n = _param_names(model, k, d)
+            b_ih, b_hh = rows(sd[n["bias_ih"]]), rows(sd[n["bias_hh"]])
+            bias = b_ih + b_hh
+            b_hn = None
+            if name == "GRU":
+                bias[2 * size :] = b_ih[2 * size :]
+                b_hn = b_hh[2 * size :].copy()
+            w_ih_t = np.ascontiguousarray(rows(sd[n["weight_ih"]]).T)
+            w_hh_t = np.ascontiguousarray(rows(sd[n["weight_hh"]]).T)
+            plan.append(LeanParameters(k, d, w_ih_t, bias, w_hh_t, b_hn))
+    return plan
+
+
 def lean_loop(model: Any, x: np.ndarray) -> Forward:
     """The leanest in-place numpy loop of the model's equations: a reference for `rnn`.
 
@@ -162,34 +209,12 @@ def lean_loop(model: Any, x: np.ndarray) -> Forward:
       finish the sigmoids, ``c = f c + i g`` in 3, ``h = o tanh(c)`` in 2: 10 calls.
     """
     name = kind(model)
-    if getattr(model, "proj_size", 0):
-        raise ValueError("the lean loop has no LSTM projection")
-    sd = model.state_dict()
     size, dtype = model.hidden_size, model.dtype
-    layers, directions = model.num_layers, 2 if model.bidirectional else 1
-    order, sigmoids = LEAN_ORDER[name], LEAN_SIGMOIDS[name]
+    directions = 2 if model.bidirectional else 1
     steps, batch = x.shape[:2]
     half = np.array(0.5, dtype)
-
-    def rows(a: np.ndarray) -> np.ndarray:
-        """Gate blocks reordered, the sigmoid blocks scaled by 1/2."""
-        blocks = [a[i * size : (i + 1) * size] for i in order]
-        return np.concatenate([b * half if j < sigmoids else b for j, b in enumerate(blocks)])
-
-    plan = []
-    for k in range(layers):
-        for d in range(directions):
-            n = _param_names(model, k, d)
-            b_ih, b_hh = rows(sd[n["bias_ih"]]), rows(sd[n["bias_hh"]])
-            bias = b_ih + b_hh
-            b_hn = None
-            if name == "GRU":  # b_hn sits inside r * (...): only b_in joins the input part
-                bias[2 * size :] = b_ih[2 * size :]
-                b_hn = b_hh[2 * size :].copy()
-            w_ih_t = np.ascontiguousarray(rows(sd[n["weight_ih"]]).T)
-            w_hh_t = np.ascontiguousarray(rows(sd[n["weight_hh"]]).T)
-            plan.append((k, d, w_ih_t, bias, w_hh_t, b_hn))
-    width = len(order) * size
+    plan = lean_parameters(model)
+    width = len(LEAN_ORDER[name]) * size
     gi = np.empty((steps * batch, width), dtype)
     gh = np.empty((batch, width), dtype)
     tmp = np.empty((batch, size), dtype)
