@@ -22,6 +22,16 @@ Each kernel has two forms:
 Both forms are tested against each other and against PyTorch and onnxruntime. Shapes:
 ``n`` active rows, ``H`` hidden size, ``P`` emitted state size (``proj_size`` or H),
 ``G`` gates. Gate blocks inside a kernel are in `Kernel.gate_order` (PyTorch's numbering).
+
+**Gate-major.** A step's gates are laid out ``(G, n, H)``, each gate's block one
+contiguous ``(n, H)`` array: the recurrent product is one ``matmul`` of ``h`` with the
+stacked blocks of ``W_hh^T`` (`rnn._parameters.stacked`), and the driver lays out the
+input projection the same way. In the row layout ``(n, G*H)`` of one product with
+``W_hh^T``, a block is a strided view, and every element-wise call on it walks ``n``
+rows of ``H`` elements. At the benchmark's small size, on an AMD EPYC and one thread, a
+lean loop laid out gate-major takes 0.68 (GRU) and 0.76 (LSTM) of the row layout's time
+(``benchmarks/experiments/layout.py``). The backward pass keeps the row layout for its
+gradients, which its matrix products (the state's gradient, the weights') read whole.
 """
 
 from __future__ import annotations
@@ -43,8 +53,9 @@ class DirectionWeights(NamedTuple):
     ----------
     w_hh : ndarray, shape (G*H, P)
         ``weight_hh`` as PyTorch stores it, gate blocks in the kernel's order.
-    w_hh_t : ndarray, shape (P, G*H)
-        Its transpose, C-contiguous (sigmoid rows halved on the fused path).
+    w_hh_s : ndarray, shape (G, P, H)
+        Its blocks' transposes (`rnn._parameters.stacked`; sigmoid rows halved on the fused
+        path).
     b_h : ndarray of shape (H,), or None
         The part of ``bias_hh`` that stays inside the recurrence (GRU's $b_{hn}$).
     w_hr : ndarray of shape (P, H), or None
@@ -55,7 +66,7 @@ class DirectionWeights(NamedTuple):
     """
 
     w_hh: Array
-    w_hh_t: Array
+    w_hh_s: Array
     b_h: Array | None = None
     w_hr: Array | None = None
     w_hr_t: Array | None = None
@@ -67,7 +78,7 @@ class Step(NamedTuple):
 
     Attributes
     ----------
-    g : ndarray, shape (n, G*H)
+    g : ndarray, shape (G, n, H)
         In: the input projection, biases folded. Out: the gate activations.
     prev, new : tuple of ndarray
         The previous and the new state: ``(h,)`` of shape (n, P), or LSTM's ``(h, c)``.
@@ -139,6 +150,12 @@ def _blocks(a: Array, count: int) -> list[Array]:
     return [a[:, k * width : (k + 1) * width] for k in range(count)]
 
 
+def _gate_major(a: Array, count: int) -> Array:
+    """``a``, shape (n, count*H), viewed as its `count` gate blocks, shape (count, n, H)."""
+    blocks: Array = a.reshape(a.shape[0], count, -1).transpose(1, 0, 2)
+    return blocks
+
+
 class Kernel:
     r"""The recurrent half of one step (an interface; see the subclasses).
 
@@ -163,8 +180,11 @@ class Kernel:
         F, the (n, H) blocks of `backward_factors` per step on the fused path.
     """
 
-    forward: Callable[[Step, DirectionWeights, Array], None]
-    """Write the new state of one step (``work``, shape (n, G*H), is scratch)."""
+    forward: Callable[[Step, DirectionWeights, Array, bool], None]
+    """Write the new state of one step (``work``, shape (G, n, H), is scratch), and with
+    `keep` the gate activations into ``step.g``, for the backward pass (the fused form
+    computes them in ``work``, contiguous, where ``step.g`` is a strided view of the
+    projection; the reference form always writes them there)."""
     backward: Callable[[Step, StepGrads, DirectionWeights], None]
     """Backpropagate through one step recorded by `forward`."""
 
@@ -186,7 +206,7 @@ class Kernel:
         self.fused = self._fusable()
         """True when the kernel computes exactly PyTorch's cell and takes the fused form."""
         # the form each step runs, chosen once: a call per step, no dispatch
-        self.forward: Callable[[Step, DirectionWeights, Array], None] = (
+        self.forward: Callable[[Step, DirectionWeights, Array, bool], None] = (
             self._fused_forward if self.fused else self._reference_forward
         )
         self.backward: Callable[[Step, StepGrads, DirectionWeights], None] = (
@@ -261,13 +281,13 @@ class Kernel:
             d *= np.abs(a) <= self.clip
         return d
 
-    def _fused_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
+    def _fused_forward(self, step: Step, w: DirectionWeights, work: Array, keep: bool) -> None:
         raise NotImplementedError
 
     def _fused_backward(self, step: Step, grads: StepGrads, w: DirectionWeights) -> None:
         raise NotImplementedError
 
-    def _reference_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
+    def _reference_forward(self, step: Step, w: DirectionWeights, work: Array, keep: bool) -> None:
         raise NotImplementedError
 
     def _reference_backward(self, step: Step, grads: StepGrads, w: DirectionWeights) -> None:
@@ -291,10 +311,10 @@ class ElmanKernel(Kernel):
     def _fusable(self) -> bool:
         return self.clip is None and self.activations[0].name in ("Tanh", "Relu")
 
-    def _fused_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
-        (h,) = step.new
-        np.dot(step.prev[0], w.w_hh_t, out=work)
-        np.add(work, step.g, out=h)
+    def _fused_forward(self, step: Step, w: DirectionWeights, work: Array, keep: bool) -> None:
+        (h,), product = step.new, work[0]
+        np.dot(step.prev[0], w.w_hh_s[0], out=product)
+        np.add(product, step.g[0], out=h)
         if self.tanh:
             np.tanh(h, out=h)
         else:
@@ -313,9 +333,9 @@ class ElmanKernel(Kernel):
         np.multiply(dh, grads.factors[:, 0], out=d_a)
         np.dot(d_a, w.w_hh, out=dh)
 
-    def _reference_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
+    def _reference_forward(self, step: Step, w: DirectionWeights, work: Array, keep: bool) -> None:
         a = step.extra
-        np.add(step.g, step.prev[0] @ w.w_hh_t, out=a)
+        np.add(step.g[0], np.matmul(step.prev[0], w.w_hh_s[0]), out=a)
         step.new[0][...] = self.activations[0](self._pre(a))
 
     def _reference_backward(self, step: Step, grads: StepGrads, w: DirectionWeights) -> None:
@@ -403,36 +423,37 @@ class GRUKernel(Kernel):
         # reset before: the n rows of W_hh multiply r * h (kept in extra), not h
         return HiddenGrads(w_hh=np.concatenate([d_rz, d_hidden.T @ extra[:, :hidden]]))
 
-    def _fused_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
+    def _fused_forward(self, step: Step, w: DirectionWeights, work: Array, keep: bool) -> None:
         (h_prev,), (h,), g = step.prev, step.new, step.g
-        hidden = h.shape[1]
-        np.dot(h_prev, w.w_hh_t, out=work)
-        rz = g[:, : 2 * hidden]
-        rz += work[:, : 2 * hidden]
+        np.matmul(h_prev, w.w_hh_s, out=work)
+        rz = work[:2]
+        np.add(rz, g[:2], out=rz)
         np.tanh(rz, out=rz)
         _sigmoid_from_tanh(rz)
-        r, z, n = _blocks(g, 3)
+        r, z, n = work
         hn = step.extra
         if w.b_h is None:
-            hn[...] = work[:, 2 * hidden :]
+            hn[...] = n
         else:
-            np.add(work[:, 2 * hidden :], w.b_h, out=hn)
-        np.multiply(r, hn, out=work[:, :hidden])
-        n += work[:, :hidden]
+            np.add(n, w.b_h, out=hn)
+        np.multiply(r, hn, out=n)
+        n += g[2]
         np.tanh(n, out=n)
         np.subtract(h_prev, n, out=h)
         h *= z
         h += n
+        if keep:
+            np.copyto(g, work)
 
     def backward_factors(self, steps: Step, out: Array) -> None:
         # the gradients are dh times: d_g (r|z|n): (AC | B | A), d(h W_hh^T): (AC | B | Ar),
         # with A = (1 - z)(1 - n^2), B = (h - n) z (1 - z), C = (h W_hn^T + b_hn) r (1 - r)
         (h_prev,), hn = steps.prev, steps.extra
-        gates = steps.g.reshape(*steps.g.shape[:2], 3, out.shape[3])
-        r, z, n = gates[:, :, 0], gates[:, :, 1], gates[:, :, 2]
+        r, z, n = steps.g  # each (T, N, H)
         ac, b, a, ac_rec, b_rec, ar = (out[:, :, k] for k in range(6))
-        np.subtract(1, gates[:, :, :2], out=out[:, :, :2])
-        out[:, :, :2] *= gates[:, :, :2]  # ac, b = r (1 - r), z (1 - z) so far
+        for gate, slope in ((r, ac), (z, b)):  # r (1 - r), z (1 - z) so far
+            np.subtract(1, gate, out=slope)
+            slope *= gate
         np.multiply(n, n, out=a)
         np.subtract(1, a, out=a)
         np.subtract(1, z, out=ar)
@@ -454,29 +475,29 @@ class GRUKernel(Kernel):
         np.multiply(dh_row, grads.factors[:, :3], out=grads.d_g.reshape(n, 3, hidden))
         np.multiply(dh_row, grads.factors[:, 3:], out=d_rec.reshape(n, 3, hidden))
         np.copyto(grads.d_hidden, d_rec[:, 2 * hidden :])  # the n block of d(h W_hh^T)
-        np.multiply(dh, step.g[:, hidden : 2 * hidden], out=dh_z)
+        np.multiply(dh, step.g[1], out=dh_z)
         np.dot(d_rec, w.w_hh, out=dh)
         dh += dh_z
 
-    def _reference_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
+    def _reference_forward(self, step: Step, w: DirectionWeights, work: Array, keep: bool) -> None:
         f, g_act = self.activations[:2]
         (h_prev,), (h,) = step.prev, step.new
         hidden = h.shape[1]
         kept, a = step.extra[:, :hidden], step.extra[:, hidden:]  # (n, H), (n, 3H)
         a_r, a_z, a_n = _blocks(a, 3)
-        r, z, n = _blocks(step.g, 3)
-        w_rz, w_n = w.w_hh_t[:, : 2 * hidden], w.w_hh_t[:, 2 * hidden :]
-        np.add(step.g[:, : 2 * hidden], h_prev @ w_rz, out=a[:, : 2 * hidden])
+        r, z, n = step.g
+        w_rz, w_n = w.w_hh_s[:2], w.w_hh_s[2]
+        np.add(step.g[:2], np.matmul(h_prev, w_rz), out=_gate_major(a[:, : 2 * hidden], 2))
         r[...] = f(self._pre(a_r))
         z[...] = f(self._pre(a_z))
         if self.reset_after:
             np.matmul(h_prev, w_n, out=kept)  # h W_hn^T + b_hn
             if w.b_h is not None:
                 kept += w.b_h
-            np.add(step.g[:, 2 * hidden :], r * kept, out=a_n)
+            np.add(n, r * kept, out=a_n)
         else:
             np.multiply(r, h_prev, out=kept)  # r * h
-            np.add(step.g[:, 2 * hidden :], kept @ w_n, out=a_n)
+            np.add(n, kept @ w_n, out=a_n)
         n[...] = g_act(self._pre(a_n))
         h[...] = (1 - z) * n + z * h_prev
 
@@ -486,7 +507,7 @@ class GRUKernel(Kernel):
         hidden = h_prev.shape[1]
         kept, a = step.extra[:, :hidden], step.extra[:, hidden:]
         a_r, a_z, a_n = _blocks(a, 3)
-        r, z, n = _blocks(step.g, 3)
+        r, z, n = step.g
         dr, dz, dn = _blocks(grads.d_g, 3)
         w_rz, w_n = w.w_hh[: 2 * hidden], w.w_hh[2 * hidden :]
         dn[...] = dh * (1 - z) * self._d_pre(g_act, a_n, n)
@@ -580,22 +601,23 @@ class LSTMKernel(Kernel):
             )
         return grads
 
-    def _fused_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
+    def _fused_forward(self, step: Step, w: DirectionWeights, work: Array, keep: bool) -> None:
         (h_prev, c_prev), (h, c), g = step.prev, step.new, step.g
-        hidden = c.shape[1]
-        np.dot(h_prev, w.w_hh_t, out=work)
-        g += work
-        np.tanh(g, out=g)
-        _sigmoid_from_tanh(g[:, : 3 * hidden])
-        i, f, o, cand = _blocks(g, 4)
+        np.matmul(h_prev, w.w_hh_s, out=work)
+        np.add(work, g, out=work)
+        np.tanh(work, out=work)
+        _sigmoid_from_tanh(work[:3])
+        i, f, o, cand = work
+        m = h if w.w_hr_t is None else step.extra  # o tanh(c'); i cand before that
         np.multiply(f, c_prev, out=c)
-        np.multiply(i, cand, out=work[:, :hidden])
-        c += work[:, :hidden]
-        m = h if w.w_hr_t is None else step.extra
+        np.multiply(i, cand, out=m)
+        c += m
         np.tanh(c, out=m)
         m *= o
         if w.w_hr_t is not None:
             np.matmul(m, w.w_hr_t, out=h)
+        if keep:
+            np.copyto(g, work)
 
     @staticmethod
     def _output_grad(m: Array, grads: StepGrads, w: DirectionWeights) -> Array:
@@ -612,11 +634,11 @@ class LSTMKernel(Kernel):
         # dc K_g): K_c = o (1 - tanh^2 c'), K_i = cand i (1 - i), K_f = c f (1 - f),
         # K_o = tanh(c') o (1 - o), K_g = i (1 - cand^2)
         (_, c_prev), (_, c) = steps.prev, steps.new
-        gates = steps.g.reshape(*steps.g.shape[:2], 4, out.shape[3])
-        i, o, cand = gates[:, :, 0], gates[:, :, 2], gates[:, :, 3]
+        i, f, o, cand = steps.g  # each (T, N, H)
         k_c, k_i, k_f, k_o, k_g = (out[:, :, k] for k in range(5))
-        np.subtract(1, gates[:, :, :3], out=out[:, :, 1:4])
-        out[:, :, 1:4] *= gates[:, :, :3]  # the sigmoids' slopes
+        for gate, slope in ((i, k_i), (f, k_f), (o, k_o)):  # the sigmoids' slopes
+            np.subtract(1, gate, out=slope)
+            slope *= gate
         k_i *= cand
         k_f *= c_prev
         np.tanh(c, out=k_c)
@@ -638,7 +660,7 @@ class LSTMKernel(Kernel):
         d_g = grads.d_g.reshape(n, 4, hidden)
         np.multiply(dc[:, None, :], factors[:, 1:], out=d_g)  # i, f, g (o: below)
         np.multiply(dm, factors[:, 3], out=d_g[:, 2])
-        dc *= step.g[:, hidden : 2 * hidden]  # f
+        dc *= step.g[1]  # f
         np.dot(grads.d_g, w.w_hh, out=dh)
 
     @staticmethod
@@ -652,15 +674,15 @@ class LSTMKernel(Kernel):
         kept = step.extra.shape[1] - 4 * hidden
         return step.extra[:, :kept], step.extra[:, kept:]
 
-    def _reference_forward(self, step: Step, w: DirectionWeights, work: Array) -> None:
+    def _reference_forward(self, step: Step, w: DirectionWeights, work: Array, keep: bool) -> None:
         f_act, g_act, h_act = self.activations[:3]
         (h_prev, c_prev), (h, c) = step.prev, step.new
         hidden = c.shape[1]
         m_kept, a = self._split_extra(step, hidden)
         a_i, a_f, a_o, a_c = _blocks(a, 4)
-        i, f, o, cand = _blocks(step.g, 4)
+        i, f, o, cand = step.g
         peep = self._peepholes(w)
-        np.add(step.g, h_prev @ w.w_hh_t, out=a)
+        np.add(step.g, np.matmul(h_prev, w.w_hh_s), out=_gate_major(a, 4))
         if peep is not None:
             a_i += peep[0] * c_prev
             a_f += peep[1] * c_prev
@@ -684,7 +706,7 @@ class LSTMKernel(Kernel):
         hidden = c.shape[1]
         m_kept, a = self._split_extra(step, hidden)
         a_i, a_f, a_o, a_c = _blocks(a, 4)
-        i, f, o, cand = _blocks(step.g, 4)
+        i, f, o, cand = step.g
         di, df, do, d_cand = _blocks(grads.d_g, 4)
         peep = self._peepholes(w)
         dm = self._output_grad(m_kept, grads, w)

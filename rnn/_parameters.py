@@ -17,8 +17,8 @@ Above the first layer, ``weight_ih`` takes ``(G*H, P)`` when ``merge_mode`` is `
 the ``_l0`` suffix.
 The driver runs on `LayerWeights`, prepared from these arrays once and rebuilt only when
 the parameters change: gate blocks in the kernel's `gate_order`, biases folded, and for
-the forward products transposed and contiguous, with the sigmoid gates' rows halved on
-the fused path (see `rnn._kernels`).
+the forward products transposed block by block (`stacked`), with the sigmoid gates' rows
+halved on the fused path (see `rnn._kernels`).
 """
 
 from __future__ import annotations
@@ -181,6 +181,14 @@ def _forward_copy(array: Array, kernel: Kernel) -> Array:
     return scaled
 
 
+def stacked(rows: Array, gates: int) -> Array:
+    """Gate rows ``(G*H, K)`` as the transposes of their G blocks, ``(G, K, H)``, C-contiguous:
+    one ``matmul`` of ``(n, K)`` rows with it writes each gate's block of a step, ``(G, n,
+    H)``, as a contiguous array, which the kernels' element-wise calls walk in one pass."""
+    blocks = rows.reshape(gates, -1, rows.shape[1])
+    return np.ascontiguousarray(blocks.transpose(0, 2, 1))
+
+
 @dataclass(frozen=True)
 class LayerWeights:
     """One layer's weights in the form the driver runs on.
@@ -191,15 +199,16 @@ class LayerWeights:
     ----------
     w_ih : ndarray, shape (D*G*H, H_in)
         Gate rows in the kernels' `gate_order`.
-    w_ih_t : ndarray, shape (H_in, D*G*H)
-        C-contiguous transpose of `w_ih` (sigmoid gates halved on the fused path).
-    b_x : ndarray of shape (D*G*H,), or None
+    w_ih_s : ndarray, shape (D, G, H_in, H)
+        Each direction's `w_ih` as its transposed gate blocks (`stacked`; sigmoid gates
+        halved on the fused path): the input projection's products.
+    b_x : ndarray of shape (D, G, 1, H), or None
         The biases folded into the input projection (halved likewise).
     directions : tuple of DirectionWeights
     """
 
     w_ih: Array
-    w_ih_t: Array
+    w_ih_s: Array
     b_x: Array | None
     directions: tuple[DirectionWeights, ...]
 
@@ -240,7 +249,7 @@ def prepare(layout: Layout, params: Mapping[str, Array]) -> list[LayerWeights]:
             directions.append(
                 DirectionWeights(
                     w_hh=w_hh,
-                    w_hh_t=np.ascontiguousarray(_forward_copy(w_hh, kernel).T),
+                    w_hh_s=stacked(_forward_copy(w_hh, kernel), kernel.gates),
                     b_h=b_h,
                     w_hr=w_hr,
                     w_hr_t=None if w_hr is None else np.ascontiguousarray(w_hr.T),
@@ -250,8 +259,12 @@ def prepare(layout: Layout, params: Mapping[str, Array]) -> list[LayerWeights]:
         layers.append(
             LayerWeights(
                 w_ih=np.concatenate(w_ih),
-                w_ih_t=np.ascontiguousarray(np.concatenate(w_ih_forward).T),
-                b_x=np.concatenate(b_x) if layout.bias else None,
+                w_ih_s=np.stack([stacked(w, layout.kernel.gates) for w in w_ih_forward]),
+                b_x=(
+                    np.stack(b_x).reshape(len(b_x), layout.kernel.gates, 1, layout.hidden_size)
+                    if layout.bias
+                    else None
+                ),
                 directions=tuple(directions),
             )
         )

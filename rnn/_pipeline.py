@@ -36,6 +36,7 @@ from rnn._recurrence import (
     Workspace,
     _final,
     _lane,
+    _per_step,
     _place_initial,
     _project,
     _steps,
@@ -96,9 +97,9 @@ def shares(weights: list[LayerWeights]) -> list[float]:
     >>> shares([layer(256, 512), layer(512, 512)])  # x 512 per row: 768 + 128 | 384 + 512
     [0.0, 0.25]
     """
-    projection = [w.w_ih_t.size for w in weights]
+    projection = [w.w_ih_s.size for w in weights]
     recurrence = [
-        w.directions[0].w_hh_t.size
+        w.directions[0].w_hh_s.size
         + (0 if w.directions[0].w_hr_t is None else w.directions[0].w_hr_t.size)
         for w in weights
     ]
@@ -169,14 +170,15 @@ def forward(
     inputs = [x, *([emitted] * (layers - 1))]
     # the first layer takes what a pass on one thread takes; the others, arrays of their own
     spaces = [workspace, *(workspace.layer(k) for k in range(1, layers))]
+    blocks, hidden = weights[0].w_ih_s.shape[1], weights[0].w_ih_s.shape[3]
     buffers = [  # a chunk's input projection; two where the thread before writes a share
         [
-            spaces[k].take(f"chunk{j}", (size * batch, w.w_ih_t.shape[1]), dtype)
+            spaces[k].take(f"chunk{j}", (blocks, size * batch, hidden), dtype)
             for j in range(2 if share[k] else 1)
         ]
-        for k, w in enumerate(weights)
+        for k in range(layers)
     ]
-    gates = np.empty((0, batch, 1, weights[0].w_ih_t.shape[1]), dtype)
+    gates = np.empty((1, blocks, 0, batch, hidden), dtype)
     tapes = [
         layer_buffers(layout, inputs[k], gates, False, False, spaces[k], h) for k in range(layers)
     ]
@@ -185,20 +187,20 @@ def forward(
 
     def project_next(k: int, c: int, t0: int, t1: int) -> None:
         """Layer ``k + 1``'s share of the projection of chunk `c`, once its buffer is free."""
-        count = round(share[k + 1] * (t1 - t0))
+        steps_shared = round(share[k + 1] * (t1 - t0))
         progress.wait(progress.chunks, k + 1, c - 1)
         nxt = weights[k + 1]
         _project(
-            inputs[k + 1][t0 : t0 + count],
-            nxt.w_ih_t,
-            nxt.b_x,
-            buffers[k + 1][c % 2][: count * batch],  # two buffers: a share is written
+            inputs[k + 1][t0 : t0 + steps_shared],
+            nxt.w_ih_s[0],
+            None if nxt.b_x is None else nxt.b_x[0],
+            buffers[k + 1][c % 2][:, : steps_shared * batch],  # two buffers: a share is written
         )
         progress.set(progress.shared, k + 1, c + 1)
 
     def run(k: int) -> None:
         kernel, w, tape = layout.kernels[0], weights[k].directions[0], tapes[k]
-        lane, work = _lane(tape, 0), np.empty((batch, w.w_hh_t.shape[1]), dtype)
+        lane, work = _lane(tape, 0), np.empty((blocks, batch, hidden), dtype)
         init = tuple(s[k : k + 1] for s in initial)
         for c, (t0, t1) in enumerate(chunks):
             if k:
@@ -206,19 +208,23 @@ def forward(
             if c == 0:  # slot 0 is read: the initial state goes there
                 _place_initial(tape.states, init, schedule, 0, False)
             ready = round(share[k] * (t1 - t0))  # steps the thread before projects
-            out = buffers[k][c % len(buffers[k])][: (t1 - t0) * batch]
+            out = buffers[k][c % len(buffers[k])][:, : (t1 - t0) * batch]
+            b_x = weights[k].b_x
             _project(
-                inputs[k][t0 + ready : t1], weights[k].w_ih_t, weights[k].b_x, out[ready * batch :]
+                inputs[k][t0 + ready : t1],
+                weights[k].w_ih_s[0],
+                None if b_x is None else b_x[0],
+                out[:, ready * batch :],
             )
             if ready:
                 progress.wait(progress.shared, k, c + 1)
-            rows = list(out.reshape(t1 - t0, batch, out.shape[1]))
+            rows = _per_step(out.reshape(blocks, t1 - t0, batch, hidden))
             planned = _steps(lane, False, range(t0, t1), schedule.sizes, rows, 0)
-            kernel.forward(planned[0], w, work)
+            kernel.forward(planned[0], w, work, False)
             if t1 < steps:  # the last chunk's last slot holds the final state: not yet
                 progress.set(progress.steps, k, t0 + 1)
             for step in planned[1:]:
-                kernel.forward(step, w, work)
+                kernel.forward(step, w, work, False)
             if t1 == steps:  # before the next layer may overwrite the last slot
                 finals[k] = tuple(np.array([_final(s, schedule, 0, False)]) for s in tape.states)
             progress.set(progress.steps, k, t1)

@@ -4,9 +4,11 @@ This is the package's time loop (`rnn._pipeline` runs the same steps, from the s
 pieces, with the layers of a one-direction stack in threads of their own). For each layer
 it
 
-1. projects the whole input sequence at once, one matrix product per direction:
-   ``gates = x.reshape(L*N, H_in) @ W_ih^T + b``, viewed as ``(L, N, D, G*H)`` (in
-   evaluation mode, a chunk of steps at a time, just before running them);
+1. projects the whole input sequence at once, one stacked matrix product per direction:
+   ``gates[d] = x.reshape(L*N, H_in) @ W_ih^T + b`` gate block by gate block, viewed as
+   ``(D, G, L, N, H)``, so that a step's gates are ``(G, N, H)``, each block contiguous
+   (`rnn._kernels`; in evaluation mode, a chunk of steps at a time, just before running
+   them);
 2. runs each direction's kernel step by step, forwards in time or backwards, writing each
    new state straight into the layer's state buffer;
 3. merges the directions (concatenated by default) and hands the result to the next layer,
@@ -144,7 +146,7 @@ class LayerTape:
     ----------
     x : ndarray, shape (L, N, H_in)
         The layer's input (zero at padded positions).
-    gates : ndarray, shape (L, N, D, G*H)
+    gates : ndarray, shape (D, G, L, N, H)
         The gate activations of every step.
     states : tuple of ndarray, each of shape (L+2, N, D, width)
         The state buffers (see the module docstring).
@@ -199,6 +201,11 @@ class _Lane(NamedTuple):
     batch: int
 
 
+def _per_step(gates: Array) -> list[Array]:
+    """The steps of projected `gates`, (G, T, N, H), as T views (G, N, H)."""
+    return list(gates.transpose(1, 0, 2, 3))
+
+
 def _lane(tape: LayerTape, d: int) -> _Lane:
     return _Lane(
         tuple(list(s[:, :, d]) for s in tape.states),
@@ -248,7 +255,10 @@ def _steps(
 def _rows(step: Step, n: int) -> Step:
     """`step` restricted to its first `n` rows (those still running)."""
     return Step(
-        step.g[:n], tuple(p[:n] for p in step.prev), tuple(v[:n] for v in step.new), step.extra[:n]
+        step.g[:, :n],
+        tuple(p[:n] for p in step.prev),
+        tuple(v[:n] for v in step.new),
+        step.extra[:n],
     )
 
 
@@ -275,18 +285,19 @@ def _final(state: Array, schedule: Schedule, d: int, reverse: bool) -> Array:
     return final
 
 
-def _project(x: Array, w_t: Array, b: Array | None, out: Array) -> Array:
-    """``x @ w_t + b`` into `out`: the input projection of the steps `x` holds.
+def _project(x: Array, w_s: Array, b: Array | None, out: Array) -> Array:
+    """``x @ w_s + b`` into `out`: the input projection of the steps `x` holds, gate block
+    by gate block.
 
-    `x` is (T, N, H_in), `w_t` (H_in, width) (possibly one direction's columns of
-    ``LayerWeights.w_ih_t``), `out` (T*N, width), possibly columns of a wider array (a
-    matrix product writes rows at any stride); returns `out` viewed as (T, N, width).
+    `x` is (T, N, H_in), `w_s` (G, H_in, H) and `b` (G, 1, H) one direction's
+    ``LayerWeights.w_ih_s`` and ``b_x``, `out` (G, T*N, H), possibly rows of a longer
+    array; returns `out` viewed as (G, T, N, H).
     """
     steps, batch = x.shape[:2]
-    np.matmul(x.reshape(steps * batch, x.shape[2]), w_t, out=out)
+    np.matmul(x.reshape(steps * batch, x.shape[2]), w_s, out=out)
     if b is not None:
         out += b
-    return out.reshape(steps, batch, w_t.shape[1])
+    return out.reshape(w_s.shape[0], steps, batch, w_s.shape[2])
 
 
 PARALLEL_ELEMENTS = 1 << 14
@@ -412,22 +423,20 @@ def _run_layer(
     directions then run on.
     """
     steps, batch = x.shape[:2]
-    directions = len(layout.kernels)
-    gate_width = weights.w_ih_t.shape[1] // directions
-    columns = [slice(d * gate_width, (d + 1) * gate_width) for d in range(directions)]
+    directions, blocks, _, hidden = weights.w_ih_s.shape
     zero = keep and not schedule.full
     whole = keep
-    biases = [None if weights.b_x is None else weights.b_x[c] for c in columns]
+    biases = [None if weights.b_x is None else weights.b_x[d] for d in range(directions)]
     if whole:
-        flat = workspace.take("gates", (steps * batch, directions * gate_width), x.dtype)
+        flat = workspace.take("gates", (directions, blocks, steps * batch, hidden), x.dtype)
 
         def project(d: int) -> None:
-            _project(x, weights.w_ih_t[:, columns[d]], biases[d], flat[:, columns[d]])
+            _project(x, weights.w_ih_s[d], biases[d], flat[d])
 
         _each_direction(project, layout, batch)
-        gates = flat.reshape(steps, batch, directions, gate_width)
-    else:
-        gates = np.empty((0, batch, directions, gate_width), x.dtype)  # projected by chunks
+        gates = flat.reshape(directions, blocks, steps, batch, hidden)
+    else:  # projected by chunks
+        gates = np.empty((directions, blocks, 0, batch, hidden), x.dtype)
     tape = layer_buffers(layout, x, gates, keep, zero, workspace, h_out)
     states = tape.states
 
@@ -435,22 +444,23 @@ def _run_layer(
         kernel, w, reverse = layout.kernels[d], weights.directions[d], layout.reverse(d)
         _place_initial(states, initial, schedule, d, reverse)
         lane, sizes = _lane(tape, d), schedule.sizes
-        work = np.empty((batch, w.w_hh_t.shape[1]), x.dtype)
+        work = np.empty((blocks, batch, hidden), x.dtype)
+        projected = _per_step(gates[d])  # none when projected by chunks
         for t0, t1 in _chunks(schedule.live, batch, reverse, whole):
             times = range(t1 - 1, t0 - 1, -1) if reverse else range(t0, t1)
             if whole:
-                rows = [gates[t, :, d] for t in times]
+                rows = [projected[t] for t in times]
             else:
-                out = workspace.take(f"chunk{d}", ((t1 - t0) * batch, gate_width), x.dtype)
-                chunk = list(_project(x[t0:t1], weights.w_ih_t[:, columns[d]], biases[d], out))
+                out = workspace.take(f"chunk{d}", (blocks, (t1 - t0) * batch, hidden), x.dtype)
+                chunk = _per_step(_project(x[t0:t1], weights.w_ih_s[d], biases[d], out))
                 rows = chunk[::-1] if reverse else chunk
             planned = _steps(lane, reverse, times, sizes, rows, None if keep else 0)
             if schedule.full:
                 for step in planned:
-                    kernel.forward(step, w, work)
+                    kernel.forward(step, w, work, keep)
             else:
                 for step in planned:
-                    kernel.forward(step, w, work[: len(step.g)])
+                    kernel.forward(step, w, work[:, : step.g.shape[1]], keep)
 
     _each_direction(run, layout, batch)  # the directions are independent
     final = tuple(  # copies: np.array stacks the directions' views
@@ -615,7 +625,7 @@ def _record(tape: LayerTape, d: int, reverse: bool, t0: int, t1: int) -> Step:
     read, write = _slots(reverse, t0)
     count = t1 - t0
     return Step(
-        tape.gates[t0:t1, :, d],
+        tape.gates[d, :, t0:t1],
         tuple(s[read : read + count, :, d] for s in tape.states),
         tuple(s[write : write + count, :, d] for s in tape.states),
         tape.extra[t0:t1, :, d, : tape.extra_widths[d]],
@@ -636,8 +646,7 @@ def _backward_direction(
 ) -> HiddenGrads:
     """BPTT through one direction of one layer; `carry` enters as the gradient of the
     final states and leaves as that of the initial states."""
-    steps, batch = tape.gates.shape[:2]
-    units = d_gates.shape[3] // kernel.gates  # H
+    steps, batch, units = tape.gates.shape[2:]
     # d(h W_hh^T) of every step: d_gates itself, (L, N, G*H), unless the kernel keeps its own
     if kernel.separate_hidden_grad:
         shape = (steps, batch, kernel.hidden_grad_width(units))
@@ -648,13 +657,14 @@ def _backward_direction(
     sizes, lane, blocks = schedule.sizes, _lane(tape, d), kernel.factor_width()
     work = space.take(f"work{d}", (batch, 2 * d_gates.shape[3]), d_gates.dtype)
     d_state = tuple(carry)  # views of the whole batch, updated in place
+    recorded = _per_step(tape.gates[d])
     # backwards in time: the chunks of steps, and the steps in each, in reverse order
     for t0, t1 in _chunks(schedule.live, batch, not reverse, whole=False):
         times = range(t0, t1) if reverse else range(t1 - 1, t0 - 1, -1)
         factors = space.take(f"factors{d}", (t1 - t0, batch, blocks, units), d_gates.dtype)
         if blocks:
             kernel.backward_factors(_record(tape, d, reverse, t0, t1), factors)
-        rows = [tape.gates[t, :, d] for t in times]
+        rows = [recorded[t] for t in times]
         views = zip(
             _steps(lane, reverse, times, sizes, rows, None),
             [sizes[t] for t in times],
@@ -733,7 +743,10 @@ def backward(
         emitted = lt.states[0][1 : steps + 1]
         d_emitted = _unmerge(d_output, emitted, layout.merge_mode)
         space = tape.workspace.layer(layer)
-        d_gates = space.cleared("d_gates", lt.gates.shape, lt.gates.dtype, not schedule.full)
+        width = layout.kernel.gates * layout.hidden_size
+        d_gates = space.cleared(
+            "d_gates", (steps, batch, directions, width), lt.gates.dtype, not schedule.full
+        )
         carries = [[s[layer * directions + d].copy() for s in d_final] for d in range(directions)]
 
         def run(
