@@ -144,16 +144,17 @@ def _sigmoid_from_tanh(t: Array) -> None:
     t += half
 
 
-def _blocks(a: Array, count: int) -> list[Array]:
-    """The `count` gate blocks (column views) of ``a``, shape (n, count*H)."""
-    width = a.shape[1] // count
-    return [a[:, k * width : (k + 1) * width] for k in range(count)]
-
-
-def _gate_major(a: Array, count: int) -> Array:
-    """``a``, shape (n, count*H), viewed as its `count` gate blocks, shape (count, n, H)."""
+def _blocks(a: Array, count: int) -> Array:
+    """``a``, shape (n, count*H), viewed as its `count` gate blocks (column views), shape
+    (count, n, H)."""
     blocks: Array = a.reshape(a.shape[0], count, -1).transpose(1, 0, 2)
     return blocks
+
+
+def _sigmoid_slope(s: Array, out: Array) -> None:
+    """``out = s (1 - s)``: the derivative of the sigmoid whose value is `s`."""
+    np.subtract(1, s, out=out)
+    out *= s
 
 
 class Kernel:
@@ -451,9 +452,8 @@ class GRUKernel(Kernel):
         (h_prev,), hn = steps.prev, steps.extra
         r, z, n = steps.g  # each (T, N, H)
         ac, b, a, ac_rec, b_rec, ar = (out[:, :, k] for k in range(6))
-        for gate, slope in ((r, ac), (z, b)):  # r (1 - r), z (1 - z) so far
-            np.subtract(1, gate, out=slope)
-            slope *= gate
+        _sigmoid_slope(r, ac)  # ac, b: r (1 - r), z (1 - z) so far
+        _sigmoid_slope(z, b)
         np.multiply(n, n, out=a)
         np.subtract(1, a, out=a)
         np.subtract(1, z, out=ar)
@@ -484,10 +484,11 @@ class GRUKernel(Kernel):
         (h_prev,), (h,) = step.prev, step.new
         hidden = h.shape[1]
         kept, a = step.extra[:, :hidden], step.extra[:, hidden:]  # (n, H), (n, 3H)
-        a_r, a_z, a_n = _blocks(a, 3)
+        a_blocks = _blocks(a, 3)
+        a_r, a_z, a_n = a_blocks
         r, z, n = step.g
         w_rz, w_n = w.w_hh_s[:2], w.w_hh_s[2]
-        np.add(step.g[:2], np.matmul(h_prev, w_rz), out=_gate_major(a[:, : 2 * hidden], 2))
+        np.add(step.g[:2], np.matmul(h_prev, w_rz), out=a_blocks[:2])
         r[...] = f(self._pre(a_r))
         z[...] = f(self._pre(a_z))
         if self.reset_after:
@@ -636,9 +637,8 @@ class LSTMKernel(Kernel):
         (_, c_prev), (_, c) = steps.prev, steps.new
         i, f, o, cand = steps.g  # each (T, N, H)
         k_c, k_i, k_f, k_o, k_g = (out[:, :, k] for k in range(5))
-        for gate, slope in ((i, k_i), (f, k_f), (o, k_o)):  # the sigmoids' slopes
-            np.subtract(1, gate, out=slope)
-            slope *= gate
+        for gate, slope in ((i, k_i), (f, k_f), (o, k_o)):
+            _sigmoid_slope(gate, slope)
         k_i *= cand
         k_f *= c_prev
         np.tanh(c, out=k_c)
@@ -664,8 +664,8 @@ class LSTMKernel(Kernel):
         np.dot(grads.d_g, w.w_hh, out=dh)
 
     @staticmethod
-    def _peepholes(w: DirectionWeights) -> list[Array] | None:
-        """The peepholes ``[p_i, p_f, p_o]``, each of shape (1, H), or None."""
+    def _peepholes(w: DirectionWeights) -> Array | None:
+        """The peepholes ``p_i, p_f, p_o``, shape (3, 1, H), or None."""
         return None if w.w_ch is None else _blocks(w.w_ch[None, :], 3)
 
     def _split_extra(self, step: Step, hidden: int) -> tuple[Array, Array]:
@@ -679,10 +679,11 @@ class LSTMKernel(Kernel):
         (h_prev, c_prev), (h, c) = step.prev, step.new
         hidden = c.shape[1]
         m_kept, a = self._split_extra(step, hidden)
-        a_i, a_f, a_o, a_c = _blocks(a, 4)
+        a_blocks = _blocks(a, 4)
+        a_i, a_f, a_o, a_c = a_blocks
         i, f, o, cand = step.g
         peep = self._peepholes(w)
-        np.add(step.g, np.matmul(h_prev, w.w_hh_s), out=_gate_major(a, 4))
+        np.add(step.g, np.matmul(h_prev, w.w_hh_s), out=a_blocks)
         if peep is not None:
             a_i += peep[0] * c_prev
             a_f += peep[1] * c_prev

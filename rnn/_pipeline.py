@@ -171,6 +171,7 @@ def forward(
     # the first layer takes what a pass on one thread takes; the others, arrays of their own
     spaces = [workspace, *(workspace.layer(k) for k in range(1, layers))]
     blocks, hidden = weights[0].w_ih_s.shape[1], weights[0].w_ih_s.shape[3]
+    projections = [(w.w_ih_s[0], None if w.b_x is None else w.b_x[0]) for w in weights]
     buffers = [  # a chunk's input projection; two where the thread before writes a share
         [
             spaces[k].take(f"chunk{j}", (blocks, size * batch, hidden), dtype)
@@ -189,11 +190,9 @@ def forward(
         """Layer ``k + 1``'s share of the projection of chunk `c`, once its buffer is free."""
         steps_shared = round(share[k + 1] * (t1 - t0))
         progress.wait(progress.chunks, k + 1, c - 1)
-        nxt = weights[k + 1]
         _project(
             inputs[k + 1][t0 : t0 + steps_shared],
-            nxt.w_ih_s[0],
-            None if nxt.b_x is None else nxt.b_x[0],
+            *projections[k + 1],
             buffers[k + 1][c % 2][:, : steps_shared * batch],  # two buffers: a share is written
         )
         progress.set(progress.shared, k + 1, c + 1)
@@ -209,13 +208,7 @@ def forward(
                 _place_initial(tape.states, init, schedule, 0, False)
             ready = round(share[k] * (t1 - t0))  # steps the thread before projects
             out = buffers[k][c % len(buffers[k])][:, : (t1 - t0) * batch]
-            b_x = weights[k].b_x
-            _project(
-                inputs[k][t0 + ready : t1],
-                weights[k].w_ih_s[0],
-                None if b_x is None else b_x[0],
-                out[:, ready * batch :],
-            )
+            _project(inputs[k][t0 + ready : t1], *projections[k], out[:, ready * batch :])
             if ready:
                 progress.wait(progress.shared, k, c + 1)
             rows = _per_step(out.reshape(blocks, t1 - t0, batch, hidden))
